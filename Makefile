@@ -1,0 +1,96 @@
+# etlkit - see README.md.  `make`, `make check`, `make check-asan`, `make bench`.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/etlkit
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+VERSION := 0.1.0
+
+PKGS   := libpq librabbitmq libcurl uuid libcrypto
+WARN   := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+          -Wwrite-strings -Wformat=2 -Wshadow -fno-common
+ifneq ($(SANITIZE),)
+SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT    := -O1 -g
+else
+OPT    ?= -O2 -g
+endif
+JQ_LIBS ?= $(shell pkg-config --libs libjq 2>/dev/null || echo -ljq)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-DETL_VERSION='"$(VERSION)"' -DETL_DATADIR='"$(DATADIR)"' \
+	-Ilib $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+ALL_LDLIBS = $(PKG_LIBS) $(JQ_LIBS) -lm $(LDLIBS)
+
+PROGS  := etl-extract etl-transform etl-embed etl-job etl-reset etl-queue
+LIBSRC := $(wildcard lib/*.c lib/*/*.c)
+LIBOBJ := $(LIBSRC:.c=.o)
+BENCHSRC := $(wildcard bench/*.c)
+
+all: $(PROGS:%=bin/%)
+
+lib/libetl.a: $(LIBOBJ)
+	$(AR) rcs $@ $^
+
+bin/%: cmd/%.o lib/libetl.a
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+bench/%: bench/%.o lib/libetl.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Which packages a fresh Debian 12 machine needs; apt-get is skipped when all are there.
+DEB_PKGS := build-essential pkg-config libpq-dev librabbitmq-dev libcurl4-openssl-dev \
+	libssl-dev libjq-dev uuid-dev postgresql-15 rabbitmq-server bats bats-support \
+	bats-assert python3 jq curl groff-base procps iproute2
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+check: all
+	@tests/run $(TESTS)
+
+check-asan:
+	$(MAKE) clean
+	$(MAKE) SANITIZE=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	tests/run $(TESTS)
+
+bench: all $(BENCHSRC:.c=)
+	@bench/run
+
+demo: all
+	@share/examples/demo.sh
+
+lint-man:
+	@for m in man/*.1; do groff -man -ww -z $$m || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/sql \
+		$(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(PROGS:%=bin/%) $(DESTDIR)$(BINDIR)
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 share/sql/*.sql $(DESTDIR)$(DATADIR)/sql
+	cp -R share/examples/. $(DESTDIR)$(DATADIR)/examples
+	install -m 644 completions/etl.bash $(DESTDIR)$(BASHCOMPDIR)/etl-job
+	for p in $(filter-out etl-job,$(PROGS)); do \
+		ln -sf etl-job $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+
+clean:
+	rm -rf bin lib/libetl.a $(LIBOBJ) $(LIBOBJ:.o=.d) cmd/*.o cmd/*.d \
+		bench/*.o bench/*.d $(BENCHSRC:.c=)
+
+.PHONY: all deps check check-asan bench demo lint-man install clean
+.SECONDARY: $(LIBOBJ) $(PROGS:%=cmd/%.o)
+-include $(LIBOBJ:.o=.d) $(PROGS:%=cmd/%.d)

@@ -1,0 +1,65 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+void etl_usage(const char *usage, int code)
+{
+	if (code == ETL_OK) {
+		fputs(usage, stdout);
+		exit(etl_exit(ETL_OK));
+	}
+	fprintf(stderr, "%.*s\n", (int)strcspn(usage, "\n"), usage);
+	fprintf(stderr, "Try '%s --help' for more information.\n", etl_progname());
+	exit(code);
+}
+
+void etl_version(void)
+{
+	printf("%s (etlkit) %s\n", etl_progname(), ETL_VERSION);
+	exit(etl_exit(ETL_OK));
+}
+
+int etl_cli_common(int c, const char *arg, const char *usage)
+{
+	switch (c) {
+	case 'h':
+		etl_usage(usage, ETL_OK);
+	case 'V':
+		etl_version();
+	case 'v':
+		if (etl_log_get_level() < ETL_LOG_DEBUG)
+			etl_log_set_level(etl_log_get_level() + 1);
+		return 1;
+	case 'q':
+		etl_log_set_level(ETL_LOG_ERROR);
+		return 1;
+	case 'L':
+		if (etl_log_set_format_name(arg) < 0) {
+			etl_error("unknown log format '%s' (text or json)", arg);
+			etl_usage(usage, ETL_USAGE);
+		}
+		return 1;
+	case 'C':
+		if (etl_config_load(arg) < 0)
+			exit(ETL_CONFIG);
+		return 1;
+	}
+	return 0;
+}
+
+void etl_not_implemented(const char *usage, int argc, char **argv)
+{
+	static const struct option longopts[] = { ETL_CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ETL_CLI_COMMON_SHORT, longopts, NULL)) != -1)
+		if (c == 'h' || c == 'V')
+			etl_cli_common(c, optarg, usage);
+	fputs(usage, stderr);
+	etl_error("not implemented yet in this version of etlkit");
+	exit(ETL_USAGE);
+}
