@@ -12,6 +12,10 @@ WARN   := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
 ifneq ($(SANITIZE),)
 SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 OPT    := -O1 -g
+# Leaks fail the run; a sanitizer report exits 86 so tests can tell it apart.
+export ASAN_OPTIONS ?= detect_leaks=1:exitcode=86:abort_on_error=0
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:exitcode=86
+export LSAN_OPTIONS ?= exitcode=86
 else
 OPT    ?= -O2 -g
 endif
@@ -26,23 +30,47 @@ ALL_LDLIBS = $(PKG_LIBS) $(JQ_LIBS) -lm $(LDLIBS)
 
 PROGS  := etl-extract etl-transform etl-embed etl-job etl-reset etl-queue
 LIBSRC := $(wildcard lib/*.c lib/*/*.c)
-LIBOBJ := $(LIBSRC:.c=.o)
 BENCHSRC := $(wildcard bench/*.c)
+UNITSRC  := $(wildcard tests/unit/*.c)
 
-all: $(PROGS:%=bin/%)
+# Sanitized objects live apart, so a sanitized build never mixes with (or
+# forces a rebuild of) the normal one: bin/ and lib/libetl.a, or build-asan/.
+ifneq ($(SANITIZE),)
+OUT    := build-asan
+BIN    := build-asan/bin
+LIBA   := build-asan/libetl.a
+else
+OUT    := build
+BIN    := bin
+LIBA   := lib/libetl.a
+endif
+LIBOBJ := $(LIBSRC:%.c=$(OUT)/%.o)
+UNITPROGS := $(UNITSRC:%.c=$(OUT)/%)
+BENCHPROGS := $(BENCHSRC:%.c=$(OUT)/%)
 
-lib/libetl.a: $(LIBOBJ)
-	$(AR) rcs $@ $^
+# `make V=1` shows whole command lines.
+ifeq ($(V),)
+say = @echo "  $(1)	$(2)";
+endif
 
-bin/%: cmd/%.o lib/libetl.a
-	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+all: $(PROGS:%=$(BIN)/%)
 
-bench/%: bench/%.o lib/libetl.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+$(LIBA): $(LIBOBJ)
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
-%.o: %.c
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+# Static pattern rules: objects are explicit prerequisites, never intermediate.
+$(PROGS:%=$(BIN)/%): $(BIN)/%: $(OUT)/cmd/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(UNITPROGS): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LIBA)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+$(BENCHPROGS): $(OUT)/bench/%: $(OUT)/bench/%.o $(LIBA)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Which packages a fresh Debian 12 machine needs; apt-get is skipped when all are there.
 DEB_PKGS := build-essential pkg-config libpq-dev librabbitmq-dev libcurl4-openssl-dev \
@@ -56,19 +84,17 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-check: all
-	@tests/run $(TESTS)
+units: $(UNITPROGS)
+
+# Tests find the programs through ETL_BIN_DIR, so one suite serves both builds.
+check: all units
+	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_UNIT_DIR=$(CURDIR)/$(OUT)/tests/unit tests/run $(TESTS)
 
 check-asan:
-	$(MAKE) clean
-	$(MAKE) SANITIZE=1 all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	tests/run $(TESTS)
+	@$(MAKE) --no-print-directory SANITIZE=1 check
 
-bench: all $(BENCHSRC:.c=)
-	@bench/run
+bench: all $(BENCHPROGS)
+	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_BENCH_DIR=$(CURDIR)/$(OUT)/bench bench/run
 
 demo: all
 	@share/examples/demo.sh
@@ -88,9 +114,7 @@ install: all
 		ln -sf etl-job $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 
 clean:
-	rm -rf bin lib/libetl.a $(LIBOBJ) $(LIBOBJ:.o=.d) cmd/*.o cmd/*.d \
-		bench/*.o bench/*.d $(BENCHSRC:.c=)
+	rm -rf bin build build-asan lib/libetl.a
 
-.PHONY: all deps check check-asan bench demo lint-man install clean
-.SECONDARY: $(LIBOBJ) $(PROGS:%=cmd/%.o)
--include $(LIBOBJ:.o=.d) $(PROGS:%=cmd/%.d)
+.PHONY: all units deps check check-asan bench demo lint-man install clean
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)
