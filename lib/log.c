@@ -217,12 +217,31 @@ void etl_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Mask "password=VALUE" (conninfo or query string) in @s, size @n. */
+static void redact_password_param(char *s, size_t n)
+{
+	struct etl_buf b = ETL_BUF_INIT;
+	const char *p = s, *hit;
+
+	if (!strstr(s, "password="))
+		return;
+	while ((hit = strstr(p, "password=")) != NULL) {
+		etl_buf_add(&b, p, (size_t)(hit - p) + 9);
+		etl_buf_adds(&b, "***");
+		p = hit + 9 + strcspn(hit + 9, " &;");
+	}
+	etl_buf_adds(&b, p);
+	snprintf(s, n, "%s", b.buf);
+	etl_buf_release(&b);
+}
+
 void etl_redact_url(const char *url, char *out, size_t n)
 {
 	const char *scheme = strstr(url, "://");
 	const char *start, *at, *colon, *end;
 
 	snprintf(out, n, "%s", url);
+	redact_password_param(out, n);
 	if (!scheme)
 		return;
 	start = scheme + 3;
@@ -237,6 +256,7 @@ void etl_redact_url(const char *url, char *out, size_t n)
 	if (!colon)
 		return;
 	snprintf(out, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
+	redact_password_param(out, n);
 }
 
 int etl_exit(int code)
