@@ -80,6 +80,10 @@ deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "make deps: missing packages (run as root to install):" $$missing >&2; \
+			exit 1; \
+		fi; \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
@@ -87,7 +91,7 @@ deps:
 units: $(UNITPROGS)
 
 # Tests find the programs through ETL_BIN_DIR, so one suite serves both builds.
-check: all units
+check: deps all units
 	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_UNIT_DIR=$(CURDIR)/$(OUT)/tests/unit tests/run $(TESTS)
 
 check-asan:
@@ -96,7 +100,7 @@ check-asan:
 bench: all $(BENCHPROGS)
 	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_BENCH_DIR=$(CURDIR)/$(OUT)/bench bench/run
 
-demo: all
+demo: deps all
 	@share/examples/demo.sh
 
 lint-man:
