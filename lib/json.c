@@ -12,6 +12,8 @@ struct scan {
 	int depth;
 	char *err;
 	size_t errlen;
+	struct etl_jdoc *doc;   /* when set, every value becomes a node */
+	bool saw_escape;        /* the last string scanned had a backslash */
 };
 
 static int fail(struct scan *sc, const char *what)
@@ -76,6 +78,7 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 
 static int scan_string(struct scan *sc)
 {
+	sc->saw_escape = false;
 	sc->pos++;   /* opening quote */
 	while (sc->pos < sc->len) {
 		unsigned char c = (unsigned char)sc->s[sc->pos];
@@ -87,6 +90,7 @@ static int scan_string(struct scan *sc)
 		if (c < 0x20)
 			return fail(sc, "control character in string");
 		if (c == '\\') {
+			sc->saw_escape = true;
 			if (++sc->pos >= sc->len)
 				break;
 			c = (unsigned char)sc->s[sc->pos];
@@ -154,11 +158,37 @@ static int scan_word(struct scan *sc, const char *w)
 	return 0;
 }
 
-static int scan_value(struct scan *sc, enum etl_json_kind *kind);
+static int scan_value(struct scan *sc, enum etl_json_kind *kind, uint32_t *node);
 
-static int scan_container(struct scan *sc, char close)
+static uint32_t new_node(struct etl_jdoc *d, enum etl_json_kind kind, size_t off)
+{
+	struct etl_jnode *n;
+
+	if (d->nn == d->alloc) {
+		d->alloc = d->alloc ? d->alloc * 2 : 256;
+		d->n = xrealloc(d->n, d->alloc * sizeof(*d->n));
+	}
+	n = &d->n[d->nn];
+	memset(n, 0, sizeof(*n));
+	n->kind = (uint8_t)kind;
+	n->off = (uint32_t)off;
+	return (uint32_t)d->nn++;
+}
+
+/* Link @child after @prev (or first under @parent). */
+static void link_child(struct etl_jdoc *d, uint32_t parent, uint32_t *prev, uint32_t child)
+{
+	if (*prev)
+		d->n[*prev].next = child;
+	else
+		d->n[parent].child = child;
+	*prev = child;
+}
+
+static int scan_container(struct scan *sc, char close, uint32_t self)
 {
 	enum etl_json_kind k;
+	uint32_t prev = 0, child;
 
 	if (++sc->depth > ETL_JSON_MAX_DEPTH)
 		return fail(sc, "nesting too deep");
@@ -174,15 +204,26 @@ static int scan_container(struct scan *sc, char close)
 		if (close == '}') {
 			if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
 				return fail(sc, "expected string key");
+			if (sc->doc)
+				child = new_node(sc->doc, ETL_JSON_STRING, sc->pos);
 			if (scan_string(sc) < 0)
 				return -1;
+			if (sc->doc) {
+				sc->doc->n[child].len = (uint32_t)(sc->pos - sc->doc->n[child].off);
+				sc->doc->n[child].escaped = sc->saw_escape;
+				link_child(sc->doc, self, &prev, child);
+			}
 			skip_ws(sc);
 			if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
 				return fail(sc, "expected ':'");
 			sc->pos++;
 		}
-		if (scan_value(sc, &k) < 0)
+		if (scan_value(sc, &k, &child) < 0)
 			return -1;
+		if (sc->doc) {
+			link_child(sc->doc, self, &prev, child);
+			sc->doc->n[self].count++;
+		}
 		skip_ws(sc);
 		if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
 			sc->pos++;
@@ -197,33 +238,56 @@ static int scan_container(struct scan *sc, char close)
 	}
 }
 
-static int scan_value(struct scan *sc, enum etl_json_kind *kind)
+static int scan_value(struct scan *sc, enum etl_json_kind *kind, uint32_t *node)
 {
+	uint32_t self = 0;
+	int rc;
+
 	skip_ws(sc);
 	if (sc->pos >= sc->len)
 		return fail(sc, "expected value");
 	switch (sc->s[sc->pos]) {
-	case '{': *kind = ETL_JSON_OBJECT; return scan_container(sc, '}');
-	case '[': *kind = ETL_JSON_ARRAY; return scan_container(sc, ']');
-	case '"': *kind = ETL_JSON_STRING; return scan_string(sc);
-	case 't': *kind = ETL_JSON_TRUE; return scan_word(sc, "true");
-	case 'f': *kind = ETL_JSON_FALSE; return scan_word(sc, "false");
-	case 'n': *kind = ETL_JSON_NULL; return scan_word(sc, "null");
+	case '{': *kind = ETL_JSON_OBJECT; break;
+	case '[': *kind = ETL_JSON_ARRAY; break;
+	case '"': *kind = ETL_JSON_STRING; break;
+	case 't': *kind = ETL_JSON_TRUE; break;
+	case 'f': *kind = ETL_JSON_FALSE; break;
+	case 'n': *kind = ETL_JSON_NULL; break;
 	default:
-		if (sc->s[sc->pos] == '-' || (sc->s[sc->pos] >= '0' && sc->s[sc->pos] <= '9')) {
-			*kind = ETL_JSON_NUMBER;
-			return scan_number(sc);
-		}
-		return fail(sc, "unexpected character");
+		if (sc->s[sc->pos] != '-' && (sc->s[sc->pos] < '0' || sc->s[sc->pos] > '9'))
+			return fail(sc, "unexpected character");
+		*kind = ETL_JSON_NUMBER;
 	}
+	if (sc->doc) {
+		if (sc->pos > UINT32_MAX - 1)
+			return fail(sc, "document too large");
+		self = new_node(sc->doc, *kind, sc->pos);
+	}
+	switch (*kind) {
+	case ETL_JSON_OBJECT: rc = scan_container(sc, '}', self); break;
+	case ETL_JSON_ARRAY: rc = scan_container(sc, ']', self); break;
+	case ETL_JSON_STRING: rc = scan_string(sc); break;
+	case ETL_JSON_TRUE: rc = scan_word(sc, "true"); break;
+	case ETL_JSON_FALSE: rc = scan_word(sc, "false"); break;
+	case ETL_JSON_NULL: rc = scan_word(sc, "null"); break;
+	default: rc = scan_number(sc); break;
+	}
+	if (sc->doc) {
+		sc->doc->n[self].len = (uint32_t)(sc->pos - sc->doc->n[self].off);
+		if (*kind == ETL_JSON_STRING)
+			sc->doc->n[self].escaped = sc->saw_escape;
+	}
+	*node = self;
+	return rc;
 }
 
 int etl_json_validate(const char *s, size_t len, char *err, size_t errlen)
 {
-	struct scan sc = { s, len, 0, 0, err, errlen };
+	struct scan sc = { s, len, 0, 0, err, errlen, NULL, false };
 	enum etl_json_kind k;
+	uint32_t node;
 
-	if (scan_value(&sc, &k) < 0)
+	if (scan_value(&sc, &k, &node) < 0)
 		return -1;
 	skip_ws(&sc);
 	if (sc.pos != len)
@@ -234,14 +298,15 @@ int etl_json_validate(const char *s, size_t len, char *err, size_t errlen)
 int etl_json_index(struct etl_json_obj *o, const char *s, size_t len,
 		   char *err, size_t errlen)
 {
-	struct scan sc = { s, len, 0, 1, err, errlen };
+	struct scan sc = { s, len, 0, 1, err, errlen, NULL, false };
 
 	o->n = 0;
 	skip_ws(&sc);
 	if (sc.pos >= len || s[sc.pos] != '{') {
 		enum etl_json_kind k;
+		uint32_t node;
 
-		if (scan_value(&sc, &k) < 0)
+		if (scan_value(&sc, &k, &node) < 0)
 			return -1;
 		if (err && errlen)
 			snprintf(err, errlen, "expected a JSON object, got %s",
@@ -270,7 +335,8 @@ int etl_json_index(struct etl_json_obj *o, const char *s, size_t len,
 		sc.pos++;
 		skip_ws(&sc);
 		mb.val_off = sc.pos;
-		if (scan_value(&sc, &mb.kind) < 0)
+		uint32_t node;
+		if (scan_value(&sc, &mb.kind, &node) < 0)
 			return -1;
 		mb.val_len = sc.pos - mb.val_off;
 		if (o->n == o->alloc) {
@@ -424,4 +490,153 @@ const char *etl_json_kind_name(enum etl_json_kind kind)
 	static const char *const names[] = { "null", "boolean", "boolean", "number",
 					     "string", "array", "object" };
 	return names[kind];
+}
+
+int etl_jdoc_parse(struct etl_jdoc *d, const char *s, size_t len, char *err, size_t errlen)
+{
+	struct scan sc = { s, len, 0, 0, err, errlen, d, false };
+	enum etl_json_kind k;
+	uint32_t root;
+
+	d->text = s;
+	d->len = len;
+	d->nn = 0;
+	if (len >= UINT32_MAX) {
+		snprintf(err, errlen, "document of %zu bytes is too large", len);
+		return -1;
+	}
+	new_node(d, ETL_JSON_NULL, 0);   /* node 0 stands for "none" */
+	if (scan_value(&sc, &k, &root) < 0)
+		return -1;
+	skip_ws(&sc);
+	if (sc.pos != len)
+		return fail(&sc, "trailing data");
+	return 0;
+}
+
+void etl_jdoc_release(struct etl_jdoc *d)
+{
+	free(d->n);
+	d->n = NULL;
+	d->nn = d->alloc = 0;
+}
+
+static bool key_is(const struct etl_jdoc *d, uint32_t key, const char *name, size_t nl)
+{
+	const struct etl_jnode *k = &d->n[key];
+
+	if (!k->escaped)
+		return k->len == nl + 2 && !memcmp(d->text + k->off + 1, name, nl);
+	size_t dl;
+	char *dec = etl_json_unquote(d->text + k->off, k->len, false, &dl);
+	bool same = dec && dl == nl && !memcmp(dec, name, nl);
+
+	free(dec);
+	return same;
+}
+
+uint32_t etl_jdoc_getn(const struct etl_jdoc *d, uint32_t obj, const char *key, size_t kl)
+{
+	uint32_t found = 0;
+
+	if (!obj || d->n[obj].kind != ETL_JSON_OBJECT)
+		return 0;
+	/* The last duplicate wins, as in jq and most parsers. */
+	for (uint32_t k = d->n[obj].child; k; k = d->n[d->n[k].next].next)
+		if (key_is(d, k, key, kl))
+			found = d->n[k].next;
+	return found;
+}
+
+uint32_t etl_jdoc_get(const struct etl_jdoc *d, uint32_t obj, const char *key)
+{
+	return etl_jdoc_getn(d, obj, key, strlen(key));
+}
+
+uint32_t etl_jdoc_path(const struct etl_jdoc *d, uint32_t node, const char *path)
+{
+	while (node && *path) {
+		size_t n = strcspn(path, ".");
+
+		node = etl_jdoc_getn(d, node, path, n);
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return node;
+}
+
+uint32_t etl_jdoc_index(const struct etl_jdoc *d, uint32_t arr, uint32_t i)
+{
+	uint32_t e;
+
+	if (!arr || d->n[arr].kind != ETL_JSON_ARRAY)
+		return 0;
+	for (e = d->n[arr].child; e && i; e = d->n[e].next)
+		i--;
+	return e;
+}
+
+const char *etl_jdoc_str(const struct etl_jdoc *d, uint32_t node, struct etl_buf *scratch,
+			 size_t *len)
+{
+	const struct etl_jnode *n = &d->n[node];
+
+	if (!node || n->kind != ETL_JSON_STRING)
+		return NULL;
+	if (!n->escaped) {
+		*len = n->len - 2;
+		return d->text + n->off + 1;
+	}
+	size_t dl;
+	char *dec = etl_json_unquote(d->text + n->off, n->len, true, &dl);
+
+	etl_buf_reset(scratch);
+	etl_buf_add(scratch, dec, dl);
+	free(dec);
+	*len = dl;
+	return scratch->buf;
+}
+
+char *etl_jdoc_strdup(const struct etl_jdoc *d, uint32_t node)
+{
+	const struct etl_jnode *n = &d->n[node];
+
+	if (!node || n->kind != ETL_JSON_STRING)
+		return NULL;
+	return etl_json_unquote(d->text + n->off, n->len, true, NULL);
+}
+
+bool etl_jdoc_str_eq(const struct etl_jdoc *d, uint32_t node, const char *s)
+{
+	if (!node || d->n[node].kind != ETL_JSON_STRING)
+		return false;
+	return key_is(d, node, s, strlen(s));
+}
+
+int etl_jdoc_i64(const struct etl_jdoc *d, uint32_t node, int64_t *out)
+{
+	const struct etl_jnode *n = &d->n[node];
+
+	if (!node)
+		return -1;
+	if (n->kind == ETL_JSON_NUMBER)
+		return etl_json_int(d->text + n->off, n->len, out);
+	/* Jira sends most ids as strings: "10627". */
+	if (n->kind == ETL_JSON_STRING && !n->escaped)
+		return etl_json_int(d->text + n->off + 1, n->len - 2, out);
+	return -1;
+}
+
+int etl_jdoc_num(const struct etl_jdoc *d, uint32_t node, double *out)
+{
+	const struct etl_jnode *n = &d->n[node];
+	char tmp[64], *end;
+
+	if (!node || n->kind != ETL_JSON_NUMBER || n->len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, d->text + n->off, n->len);
+	tmp[n->len] = '\0';
+	*out = strtod(tmp, &end);
+	return *end ? -1 : 0;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct etl_buf;
+
 #define ETL_JSON_MAX_DEPTH 512
 
 enum etl_json_kind {
@@ -65,5 +67,72 @@ char *etl_json_unquote(const char *lit, size_t len, bool allow_nul, size_t *outl
 int etl_json_int(const char *lit, size_t len, int64_t *out);
 
 const char *etl_json_kind_name(enum etl_json_kind kind);
+
+/*
+ * A parsed document for reading deep API responses fast: one flat array of
+ * nodes (no allocation per value) whose spans point into the text, which
+ * must outlive the document.  Node 0 means "none", so lookups chain without
+ * checks: etl_jdoc_path(d, issue, "fields.status.name") is 0 when any part
+ * is missing.  The root is node 1.  Objects list their children as key,
+ * value, key, value...; arrays as elements; both linked through `next`.
+ */
+struct etl_jnode {
+	uint32_t off, len;   /* the value's bytes (strings with their quotes) */
+	uint32_t next;       /* next sibling, 0 at the end */
+	uint32_t child;      /* first child of an object or array */
+	uint32_t count;      /* members or elements */
+	uint8_t kind;        /* enum etl_json_kind */
+	bool escaped;        /* a string with backslash escapes */
+};
+
+struct etl_jdoc {
+	const char *text;
+	size_t len;
+	struct etl_jnode *n;
+	size_t nn, alloc;
+};
+#define ETL_JDOC_INIT { NULL, 0, NULL, 0, 0 }
+#define ETL_JDOC_ROOT 1u
+
+/* Parse @s (borrowed) into @d, reusing its memory.  0 ok; -1 with @err. */
+int etl_jdoc_parse(struct etl_jdoc *d, const char *s, size_t len, char *err, size_t errlen);
+void etl_jdoc_release(struct etl_jdoc *d);
+
+static inline enum etl_json_kind etl_jdoc_kind(const struct etl_jdoc *d, uint32_t node)
+{
+	return (enum etl_json_kind)d->n[node].kind;   /* node 0 reads as null */
+}
+static inline uint32_t etl_jdoc_first(const struct etl_jdoc *d, uint32_t node)
+{
+	return d->n[node].child;
+}
+static inline uint32_t etl_jdoc_next(const struct etl_jdoc *d, uint32_t node)
+{
+	return d->n[node].next;
+}
+/* The raw bytes of a value, exactly as in the text. */
+static inline const char *etl_jdoc_raw(const struct etl_jdoc *d, uint32_t node, size_t *len)
+{
+	*len = d->n[node].len;
+	return d->text + d->n[node].off;
+}
+
+uint32_t etl_jdoc_get(const struct etl_jdoc *d, uint32_t obj, const char *key);
+uint32_t etl_jdoc_getn(const struct etl_jdoc *d, uint32_t obj, const char *key, size_t kl);
+/* Follow dot-separated keys from @node. */
+uint32_t etl_jdoc_path(const struct etl_jdoc *d, uint32_t node, const char *path);
+uint32_t etl_jdoc_index(const struct etl_jdoc *d, uint32_t arr, uint32_t i);
+/*
+ * A string's decoded bytes and length, NULL if @node is not a string.
+ * Unescaped strings point into the text; escaped ones are decoded into
+ * @scratch (valid until its next use).  May contain NUL bytes (\u0000).
+ */
+const char *etl_jdoc_str(const struct etl_jdoc *d, uint32_t node, struct etl_buf *scratch,
+			 size_t *len);
+char *etl_jdoc_strdup(const struct etl_jdoc *d, uint32_t node);  /* caller frees */
+bool etl_jdoc_str_eq(const struct etl_jdoc *d, uint32_t node, const char *s);
+/* Integers, also from strings of digits ("10627"). 0 ok, -1 otherwise. */
+int etl_jdoc_i64(const struct etl_jdoc *d, uint32_t node, int64_t *out);
+int etl_jdoc_num(const struct etl_jdoc *d, uint32_t node, double *out);
 
 #endif

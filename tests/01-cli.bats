@@ -59,3 +59,8 @@ PROGS=(etl-extract etl-transform etl-embed etl-job etl-reset etl-queue)
 	run -0 "$ETL_UNIT_DIR/test_log"
 	refute_output --partial "not ok"
 }
+
+@test "library unit tests: flat JSON documents for API responses" {
+	run -0 "$ETL_UNIT_DIR/test_jdoc"
+	refute_output --partial "not ok"
+}
