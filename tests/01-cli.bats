@@ -48,19 +48,3 @@ PROGS=(etl-extract etl-transform etl-embed etl-job etl-reset etl-queue)
 	[ "$status" -eq 74 ] || fail "exit $status: $stderr"
 	[[ "$stderr" == *"cannot write to standard output"* ]]
 }
-
-@test "library unit tests: message contract, JSON scanner, tokens, NDJSON reader" {
-	run -0 "$ETL_UNIT_DIR/test_message"
-	refute_output --partial "not ok"
-	assert_output --regexp "1\.\.[0-9]+"
-}
-
-@test "library unit tests: log format, secret masking, URL redaction" {
-	run -0 "$ETL_UNIT_DIR/test_log"
-	refute_output --partial "not ok"
-}
-
-@test "library unit tests: flat JSON documents for API responses" {
-	run -0 "$ETL_UNIT_DIR/test_jdoc"
-	refute_output --partial "not ok"
-}
