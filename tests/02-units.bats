@@ -24,3 +24,8 @@ setup() { load test_helper; }
 	run -0 "$ETL_UNIT_DIR/test_metrics"
 	refute_output --partial "not ok"
 }
+
+@test "library unit tests: plain text from Atlassian Document Format" {
+	run -0 "$ETL_UNIT_DIR/test_adf"
+	refute_output --partial "not ok"
+}
