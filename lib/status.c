@@ -1,0 +1,200 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "status.h"
+#include "util.h"
+
+/*
+ * Every statement below has the same tail: the updated rows feed
+ * pg_notify() in the same statement, so the notification carries exactly
+ * the status this statement wrote, and it is sent at commit or never.
+ */
+#define NOTIFY_TAIL \
+	"SELECT u.id, pg_notify('" ETL_STATUS_CHANNEL "', " \
+	"  CASE WHEN octet_length(p.payload) < 8000 THEN p.payload " \
+	"  ELSE json_build_object('type', 'job_status_update', 'job_id', u.id, " \
+	"    'tenant_id', u.tenant_id, 'truncated', true)::text END) " \
+	"FROM u, LATERAL (SELECT json_build_object('type', 'job_status_update', " \
+	"  'job_id', u.id, 'tenant_id', u.tenant_id, 'status', u.status)::text " \
+	"  AS payload) p"
+
+/* The run guard: $2 is the token, NULL for any run. */
+#define RUN_GUARD "id = $1 AND ($2::text IS NULL OR status->>'token' = $2::text)"
+
+static const char sql_set_stage[] =
+	"WITH u AS (UPDATE etl_jobs SET status = jsonb_set(status, '{steps}', "
+	"  coalesce(status->'steps', '{}') || jsonb_build_object($3::text, "
+	"    jsonb_build_object('order', $5::int, 'display_name', $6::text, "
+	"      'extraction', 'idle', 'transform', 'idle', 'embedding', 'idle') "
+	"    || coalesce(status->'steps'->$3::text, '{}') "
+	"    || jsonb_build_object($4::text, $7::text))), "
+	"  last_updated_at = now() "
+	"  WHERE " RUN_GUARD " RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_start[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('overall', 'RUNNING', 'token', $2::text, "
+	"     'steps', $3::jsonb, 'reset_deadline', null, 'reset_attempt', 0, "
+	"     'checkpoint', null, 'alert', null), "
+	"  last_run_started_at = now(), error_message = NULL, last_updated_at = now() "
+	"  WHERE id = $1 AND (status->>'overall' = 'READY' OR "
+	"    ($4::bool AND status->>'overall' <> 'RUNNING')) "
+	"  RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_complete[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('overall', 'FINISHED', "
+	"     'reset_deadline', to_char((now() + interval '30 seconds') AT TIME ZONE 'UTC', "
+	"       'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'reset_attempt', 0), "
+	"  last_run_finished_at = now(), "
+	"  last_sync_date = coalesce($3::timestamptz, last_run_started_at), "
+	"  last_updated_at = now() "
+	"  WHERE " RUN_GUARD " AND status->>'overall' = 'RUNNING' "
+	"  RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_fail[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('overall', 'FAILED'), "
+	"  error_message = $3, last_run_finished_at = now(), last_updated_at = now() "
+	"  WHERE " RUN_GUARD " RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_checkpoint[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('checkpoint', $3::jsonb), "
+	"  checkpoint = $3::jsonb, last_updated_at = now() "
+	"  WHERE " RUN_GUARD " RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_get[] = "SELECT status::text AS status FROM etl_jobs WHERE id = $1";
+
+/* Run one of the statements above; 0 when a row changed, 1 when none. */
+static int run(struct etl_db *db, const char *sql, const char *const *vals, int n,
+	       const char *what, int64_t job_id, int *why)
+{
+	struct etl_db_res *res = etl_db_exec(db, sql, vals, n, why);
+	int rows;
+
+	if (!res)
+		return etl_error("cannot %s of job %lld", what, (long long)job_id);
+	rows = etl_db_nrows(res);
+	etl_db_clear(res);
+	return rows > 0 ? 0 : 1;
+}
+
+static void fmt_id(char *buf, size_t n, int64_t id)
+{
+	snprintf(buf, n, "%lld", (long long)id);
+}
+
+int etl_status_set_stage(struct etl_db *db, int64_t job_id, const char *token,
+			 const struct etl_step *step, enum etl_stage stage,
+			 const char *state, int *why)
+{
+	char id[24], order[12];
+	const char *vals[7];
+
+	fmt_id(id, sizeof(id), job_id);
+	snprintf(order, sizeof(order), "%d", step->order);
+	vals[0] = id;
+	vals[1] = token;
+	vals[2] = step->type;
+	vals[3] = etl_stage_name(stage);
+	vals[4] = order;
+	vals[5] = step->display_name;
+	vals[6] = state;
+	return run(db, sql_set_stage, vals, 7, "update the status", job_id, why);
+}
+
+int etl_status_start(struct etl_db *db, int64_t job_id, const char *token,
+		     const char *provider, int force, int *why)
+{
+	struct etl_buf steps = ETL_BUF_INIT;
+	const struct etl_step *st;
+	char id[24];
+	int rc;
+
+	etl_buf_addch(&steps, '{');
+	for (int i = 0; (st = etl_step_of(provider, i)) != NULL; i++) {
+		if (i)
+			etl_buf_addch(&steps, ',');
+		etl_buf_add_json_str(&steps, st->type, strlen(st->type));
+		etl_buf_addf(&steps, ":{\"order\":%d,\"display_name\":", st->order);
+		etl_buf_add_json_str(&steps, st->display_name, strlen(st->display_name));
+		etl_buf_adds(&steps, ",\"extraction\":\"idle\",\"transform\":\"idle\","
+			     "\"embedding\":\"idle\"}");
+	}
+	etl_buf_addch(&steps, '}');
+	fmt_id(id, sizeof(id), job_id);
+	const char *vals[4] = { id, token, steps.buf, force ? "true" : "false" };
+	rc = run(db, sql_start, vals, 4, "start a run", job_id, why);
+	etl_buf_release(&steps);
+	return rc;
+}
+
+int etl_status_complete(struct etl_db *db, int64_t job_id, const char *token,
+			const char *last_sync_date, int *why)
+{
+	char id[24];
+	const char *vals[3];
+
+	fmt_id(id, sizeof(id), job_id);
+	vals[0] = id;
+	vals[1] = token;
+	vals[2] = last_sync_date;
+	return run(db, sql_complete, vals, 3, "complete the run", job_id, why);
+}
+
+int etl_status_fail(struct etl_db *db, int64_t job_id, const char *token,
+		    const char *reason, int *why)
+{
+	char id[24];
+	const char *vals[3];
+
+	fmt_id(id, sizeof(id), job_id);
+	vals[0] = id;
+	vals[1] = token;
+	vals[2] = reason;
+	return run(db, sql_fail, vals, 3, "mark as failed the run", job_id, why);
+}
+
+int etl_status_checkpoint(struct etl_db *db, int64_t job_id, const char *token,
+			  const char *checkpoint_json, int *why)
+{
+	char id[24];
+	const char *vals[3];
+
+	fmt_id(id, sizeof(id), job_id);
+	vals[0] = id;
+	vals[1] = token;
+	vals[2] = checkpoint_json;
+	return run(db, sql_checkpoint, vals, 3, "save the checkpoint", job_id, why);
+}
+
+char *etl_status_get(struct etl_db *db, int64_t job_id, int *why)
+{
+	char id[24];
+	const char *vals[1] = { id };
+	struct etl_db_res *res;
+	char *out = NULL;
+
+	fmt_id(id, sizeof(id), job_id);
+	res = etl_db_exec(db, sql_get, vals, 1, why);
+	if (!res)
+		return NULL;
+	if (etl_db_nrows(res) == 0) {
+		etl_error("no job %lld", (long long)job_id);
+		if (why)
+			*why = ETL_NOINPUT;
+	} else {
+		out = xstrdup(etl_db_value(res, 0, "status"));
+	}
+	etl_db_clear(res);
+	return out;
+}
