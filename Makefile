@@ -24,7 +24,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-DETL_VERSION='"$(VERSION)"' -DETL_DATADIR='"$(DATADIR)"' \
-	-Ilib $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+	-iquote lib $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 ALL_LDLIBS = $(PKG_LIBS) $(JQ_LIBS) -lm $(LDLIBS)
 

@@ -59,6 +59,8 @@ void etl_not_implemented(const char *usage, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ETL_CLI_COMMON_SHORT, longopts, NULL)) != -1)
 		if (c == 'h' || c == 'V')
 			etl_cli_common(c, optarg, usage);
+		else if (c == '?')
+			etl_usage(usage, ETL_USAGE);
 	fputs(usage, stderr);
 	etl_error("not implemented yet in this version of etlkit");
 	exit(ETL_USAGE);
