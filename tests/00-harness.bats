@@ -52,8 +52,9 @@ header() { # NAME: value of a response header from the last request (case-insens
 
 # ------------------------------------------------------------------------------- basics
 
-@test "harness: PATH starts with bin/, ETL_TEST_ROOT is the repository" {
-	[[ $PATH == "$ETL_TEST_ROOT/bin:"* ]]
+@test "harness: PATH starts with the programs' directory, ETL_TEST_ROOT is the repository" {
+	[[ $PATH == "$ETL_BIN_DIR:"* ]]
+	[[ $ETL_BIN_DIR == /* ]]
 	[ -f "$ETL_TEST_ROOT/Makefile" ]
 	[ -x "$ETL_TEST_ROOT/tests/run" ]
 }
@@ -114,21 +115,42 @@ header() { # NAME: value of a response header from the last request (case-insens
 	assert_output --partial "127.0.0.1:$ETL_AMQP_PORT"
 	refute_output --partial "*:$ETL_AMQP_PORT"
 	refute_output --partial "0.0.0.0:$ETL_AMQP_PORT"
+	# every socket the node listens on (AMQP, Erlang distribution) is on 127.0.0.1
+	local beam
+	beam=$(head -n1 "$ETL_RMQ_DIR/pid")
+	run bash -c "ss -ltnpH | grep 'pid=$beam,' | awk '{print \$4}'"
+	[ "${#lines[@]}" -ge 2 ]
+	for l in "${lines[@]}"; do [[ $l == 127.0.0.1:* ]]; done
+	# AMQP 0-9-1 handshake up to connection.tune: the node answers and guest/guest (the
+	# credentials in ETL_AMQP_URL) is accepted from loopback.
 	run "$ETL_PYTHON" - "$ETL_AMQP_PORT" <<-'PY'
-		import socket, sys
+		import socket, struct, sys
 		s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+		def frame():
+		    hdr = b""
+		    while len(hdr) < 7:
+		        c = s.recv(7 - len(hdr))
+		        if not c:
+		            return None, b""
+		        hdr += c
+		    typ, ch, size = struct.unpack(">BHI", hdr)
+		    body = b""
+		    while len(body) < size + 1:
+		        body += s.recv(size + 1 - len(body))
+		    return typ, body[:size]
 		s.sendall(b"AMQP\x00\x00\x09\x01")
-		data = b""
-		while len(data) < 200:
-		    chunk = s.recv(4096)
-		    if not chunk:
-		        break
-		    data += chunk
-		# a method frame (type 1) on channel 0 carrying connection.start (class 10, method 10)
-		ok = data[:1] == b"\x01" and data[7:11] == b"\x00\x0a\x00\x0a" and b"RabbitMQ" in data
-		print("connection.start" if ok else repr(data[:40]))
+		typ, p = frame()
+		if typ != 1 or p[:4] != b"\x00\x0a\x00\x0a" or b"RabbitMQ" not in p:
+		    sys.exit("no connection.start: %r" % p[:40])
+		def shortstr(b): return bytes([len(b)]) + b
+		def longstr(b): return struct.pack(">I", len(b)) + b
+		args = struct.pack(">I", 0) + shortstr(b"PLAIN") + longstr(b"\0guest\0guest") + shortstr(b"en_US")
+		payload = struct.pack(">HH", 10, 11) + args
+		s.sendall(struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce")
+		typ, p = frame()
+		print("connection.tune" if typ == 1 and p[:4] == b"\x00\x0a\x00\x1e" else "refused: %r" % p[:60])
 	PY
-	assert_output connection.start
+	assert_output connection.tune
 }
 
 @test "rabbitmq: rabbitmqctl_t talks to this node (list_queues, add_vhost)" {

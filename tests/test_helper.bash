@@ -19,7 +19,7 @@
 #   jira_get PATH [CURL-ARGS...], github_query QUERY [VARIABLES-JSON]
 #   free_port [N], port_is_listening PORT, stop_all, etl_test_timings
 #
-# Everything started is recorded under $BATS_FILE_TMPDIR/etl-services, so stop_all (called by
+# Everything started is recorded in a per-file registry ($ETL_TEST_STATE_DIR), so stop_all (called by
 # teardown_file, which bats runs even when setup_file or a test failed) stops it, whichever
 # process started it.  A watchdog stops it too if the bats process dies without teardown.
 # All waits are bounded.  Nothing here needs network access beyond 127.0.0.1.
@@ -30,12 +30,10 @@ if [[ -n ${BATS_VERSION:-} ]] && declare -F load >/dev/null; then
 	load '/usr/lib/bats/bats-assert/load'
 fi
 
+# The repository is the parent of this file's directory (tests/): the same as
+# $BATS_TEST_DIRNAME/.. for tests/NN-*.bats, and right for test files elsewhere too.
 _etl_helper_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [[ -n ${BATS_TEST_DIRNAME:-} ]]; then
-	ETL_TEST_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-else
-	ETL_TEST_ROOT=$(cd "$_etl_helper_dir/.." && pwd)
-fi
+ETL_TEST_ROOT=$(cd "$_etl_helper_dir/.." && pwd)
 export ETL_TEST_ROOT
 export ETL_FAKES_DIR="$ETL_TEST_ROOT/tests/fakes"
 export ETL_FIXTURES_DIR="$ETL_TEST_ROOT/tests/fixtures"
@@ -88,7 +86,11 @@ if [[ -n ${BATS_VERSION:-} && -z ${BATS_TEST_NAME:-} && -z ${_ETL_TEARDOWN_WRAPP
 	teardown_file() {
 		local _etl_rc=0
 		_etl_user_teardown_file "$@" || _etl_rc=$?
-		stop_all || _etl_rc=$?
+		if stop_all; then
+			_etl_state_cleanup
+		else
+			_etl_rc=1
+		fi
 		return "$_etl_rc"
 	}
 fi
@@ -103,24 +105,32 @@ _etl_elapsed() { # START -> seconds with 2 decimals since START
 	awk -v a="$1" -v b="$(_etl_now)" 'BEGIN { printf "%.2f", b - a }'
 }
 
-# Where the registry of started services lives: per bats file, shared by the file process
-# and its tests (outside bats: one temp dir per shell that loads this helper).
+# Where the registry of started services lives: one temp dir per test file, named when this
+# helper is first loaded (setup_file), created when the first service starts, and shared with
+# the file's tests through the environment.  Not under $BATS_FILE_TMPDIR: bats deletes that
+# when it is killed, and the watchdog still needs the registry then.  Removed once everything is
+# stopped (teardown_file, the watchdog, or stop_all outside bats).
 if [[ -z ${ETL_TEST_STATE_DIR:-} ]]; then
-	if [[ -n ${BATS_FILE_TMPDIR:-} ]]; then
-		ETL_TEST_STATE_DIR="$BATS_FILE_TMPDIR/etl-services"
-	else
-		ETL_TEST_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/etltest-state.XXXXXX")
-		_ETL_STATE_DIR_OWNED=$ETL_TEST_STATE_DIR
-	fi
-	export ETL_TEST_STATE_DIR
+	export ETL_TEST_STATE_DIR="${TMPDIR:-/tmp}/etltest-state.$$.$RANDOM$RANDOM"
+	export _ETL_STATE_DIR_OWNED=$ETL_TEST_STATE_DIR
 fi
 
-_etl_state_dir() {
-	mkdir -p "$ETL_TEST_STATE_DIR" || return 1
+_etl_state_cleanup() {
+	if [[ -n ${_ETL_STATE_DIR_OWNED:-} && $_ETL_STATE_DIR_OWNED == "${ETL_TEST_STATE_DIR:-}" &&
+		$_ETL_STATE_DIR_OWNED == */etltest-state.* ]]; then
+		rm -rf "$_ETL_STATE_DIR_OWNED"
+	fi
+	return 0
+}
+
+_etl_state_dir() { # creates the registry directory if needed, prints its path
+	if [[ ! -d $ETL_TEST_STATE_DIR ]]; then
+		mkdir -p "$ETL_TEST_STATE_DIR" && chmod 700 "$ETL_TEST_STATE_DIR" || return 1
+	fi
 	echo "$ETL_TEST_STATE_DIR"
 }
 
-_etl_reg() { echo "$(_etl_state_dir)/$1.reg"; }
+_etl_reg() { echo "$ETL_TEST_STATE_DIR/$1.reg"; }
 
 _etl_timing() { # NAME SECONDS
 	local sd
@@ -131,9 +141,7 @@ _etl_timing() { # NAME SECONDS
 
 # etl_test_timings: what start/stop took in this file ("pg_start 1.12" lines).
 etl_test_timings() {
-	local sd
-	sd=$(_etl_state_dir) || return 0
-	[[ -f $sd/timings ]] && cat "$sd/timings"
+	[[ -f $ETL_TEST_STATE_DIR/timings ]] && cat "$ETL_TEST_STATE_DIR/timings"
 	return 0
 }
 
@@ -154,8 +162,12 @@ _etl_pid_alive() { # PID : running and not a zombie
 	[[ -n ${1:-} && -r /proc/$1/status ]] || return 1
 	while IFS= read -r line; do
 		if [[ $line == State:* ]]; then
-			[[ $line != *"(zombie)"* && $line != *"(dead)"* ]]
-			return
+			# (explicit statuses: a bare `return` in a function run from a trap handler, as
+			# teardown_file is after a failure, returns the status from before the trap)
+			if [[ $line != *"(zombie)"* && $line != *"(dead)"* ]]; then
+				return 0
+			fi
+			return 1
 		fi
 	done 2>/dev/null </proc/"$1"/status
 	return 1
@@ -232,7 +244,9 @@ _etl_wait_port_closed() { # PORT SECONDS
 }
 
 # Watchdog: when the owner process (the bats file process) disappears without teardown_file
-# having run, stop everything registered.  One per state dir.
+# having run (killed by a CI timeout, say), stop everything registered.  One per state dir.
+# It runs in its own session and ignores INT/TERM/HUP, so a signal sent to the whole process
+# group of the test run does not take it down with the rest; it stops on SIGUSR1.
 _etl_watchdog_start() {
 	local sd pidf owner=${ETL_TEST_OWNER_PID:-$$}
 	sd=$(_etl_state_dir) || return 0
@@ -240,25 +254,27 @@ _etl_watchdog_start() {
 	if [[ -f $pidf ]] && _etl_pid_alive "$(<"$pidf")"; then
 		return 0
 	fi
-	(
-		trap - ERR EXIT
-		set +eE
-		trap '' INT HUP
-		trap 'exit 0' TERM
-		while _etl_pid_alive "$owner"; do sleep 1; done
-		ETL_IN_WATCHDOG=1 stop_all
-	) </dev/null >>"$sd/watchdog.log" 2>&1 3>&- &
+	# shellcheck disable=SC2016
+	_ETL_WATCHDOG_OWNER=$owner setsid "${BASH:-bash}" -c 'source "$1"' _etl_watchdog \
+		"$_etl_helper_dir/test_helper.bash" </dev/null >>"$sd/watchdog.log" 2>&1 3>&- &
 	echo $! >"$pidf"
 	return 0
 }
 
 _etl_watchdog_stop() {
-	local sd pidf
+	local sd pidf pid
 	[[ -n ${ETL_IN_WATCHDOG:-} ]] && return 0
-	sd=$(_etl_state_dir) || return 0
+	sd=$ETL_TEST_STATE_DIR
 	pidf="$sd/watchdog.pid"
 	[[ -f $pidf ]] || return 0
-	_etl_kill_pid "$(<"$pidf")" 2 || true
+	pid=$(<"$pidf")
+	if _etl_pid_alive "$pid"; then
+		kill -USR1 "$pid" 2>/dev/null || true
+		if ! _etl_wait_pid_gone "$pid" 3; then
+			kill -KILL "$pid" 2>/dev/null || true
+			_etl_wait_pid_gone "$pid" 3 || true
+		fi
+	fi
 	rm -f "$pidf"
 	return 0
 }
@@ -305,6 +321,7 @@ start_pg() {
 		stop_pg || true
 	fi
 	t0=$(_etl_now)
+	_etl_state_dir >/dev/null || return 1
 	_pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/etltest-pg.XXXXXX") || return 1
 	_pg_port=$(free_port) || { rm -rf "$_pg_dir"; return 1; }
 	printf '_pg_dir=%q\n_pg_port=%q\n' "$_pg_dir" "$_pg_port" >"$reg"
@@ -522,6 +539,7 @@ start_rabbitmq() {
 		_etl_say "rabbitmq-server not found in $ETL_RABBITMQ_BINDIR"
 		return 1
 	fi
+	_etl_state_dir >/dev/null || return 1
 	_rmq_dir=$(mktemp -d "${TMPDIR:-/tmp}/etltest-rmq.XXXXXX") || return 1
 	ports=$(free_port 2) || { rm -rf "$_rmq_dir"; return 1; }
 	read -r _rmq_port _rmq_dist <<<"$ports"
@@ -600,7 +618,7 @@ restart_rabbitmq() {
 	reg=$(_etl_reg rabbitmq) || return 1
 	if [[ ! -f $reg ]]; then
 		start_rabbitmq
-		return
+		return $?
 	fi
 	# shellcheck disable=SC1090
 	source "$reg"
@@ -624,7 +642,7 @@ stop_rabbitmq_node() {
 start_rabbitmq_node() {
 	local reg _rmq_dir='' _rmq_node='' _rmq_port='' _rmq_dist=''
 	reg=$(_etl_reg rabbitmq) || return 1
-	[[ -f $reg ]] || { start_rabbitmq; return; }
+	[[ -f $reg ]] || { start_rabbitmq; return $?; }
 	# shellcheck disable=SC1090
 	source "$reg"
 	_etl_pid_alive "$(_etl_rmq_beam_pid)" && { _etl_rmq_export; return 0; }
@@ -774,10 +792,23 @@ stop_all() {
 	stop_rabbitmq || rc=1
 	stop_pg || rc=1
 	_etl_watchdog_stop
-	# outside bats the registry is a temp dir of our own: remove it once everything stopped
-	if ((rc == 0)) && [[ -n ${_ETL_STATE_DIR_OWNED:-} &&
-		$_ETL_STATE_DIR_OWNED == "$ETL_TEST_STATE_DIR" ]]; then
-		rm -rf "$_ETL_STATE_DIR_OWNED"
+	# outside bats nothing else will remove the registry once everything is stopped
+	if ((rc == 0)) && [[ -z ${BATS_VERSION:-} && -z ${ETL_IN_WATCHDOG:-} ]]; then
+		_etl_state_cleanup
 	fi
 	return "$rc"
 }
+
+# The watchdog process itself (started by _etl_watchdog_start): wait for the owner to go.
+if [[ -n ${_ETL_WATCHDOG_OWNER:-} ]]; then
+	trap - ERR EXIT
+	set +eE
+	trap '' INT TERM HUP
+	trap 'exit 0' USR1
+	while _etl_pid_alive "$_ETL_WATCHDOG_OWNER"; do sleep 1; done
+	_etl_say "owner $_ETL_WATCHDOG_OWNER is gone without teardown: stopping everything"
+	if ETL_IN_WATCHDOG=1 stop_all; then
+		_etl_state_cleanup
+	fi
+	exit 0
+fi
