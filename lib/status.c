@@ -24,6 +24,18 @@
 /* The run guard: $2 is the token, NULL for any run. */
 #define RUN_GUARD "id = $1 AND ($2::text IS NULL OR status->>'token' = $2::text)"
 
+/*
+ * The run's row in etl_job_runs (lib/runstats.h) ends in the same
+ * statement as the status: @outcome, finished now, @err (an SQL
+ * expression) as its error when not NULL.  Only a run still open changes.
+ */
+#define RUN_DONE(outcome, err) \
+	", r AS (UPDATE etl_job_runs SET outcome = " outcome ", finished_at = now(), " \
+	"  error_message = coalesce(" err ", etl_job_runs.error_message) FROM u " \
+	"  WHERE etl_job_runs.tenant_id = u.tenant_id AND etl_job_runs.job_id = u.id " \
+	"  AND etl_job_runs.token::text = u.status->>'token' " \
+	"  AND etl_job_runs.outcome IN ('running', 'checkpointed')) "
+
 static const char sql_set_stage[] =
 	"WITH u AS (UPDATE etl_jobs SET status = jsonb_set(status, '{steps}', "
 	"  coalesce(status->'steps', '{}') || jsonb_build_object($3::text, "
@@ -39,7 +51,7 @@ static const char sql_start[] =
 	"WITH u AS (UPDATE etl_jobs SET status = status "
 	"  || jsonb_build_object('overall', 'RUNNING', 'token', $2::text, "
 	"     'steps', $3::jsonb, 'reset_deadline', null, 'reset_attempt', 0, "
-	"     'checkpoint', null, 'alert', null), "
+	"     'alert', null), "
 	"  last_run_started_at = now(), error_message = NULL, last_updated_at = now() "
 	"  WHERE id = $1 AND (status->>'overall' = 'READY' OR "
 	"    ($4::bool AND status->>'overall' <> 'RUNNING')) "
@@ -56,6 +68,7 @@ static const char sql_complete[] =
 	"  last_updated_at = now() "
 	"  WHERE " RUN_GUARD " AND status->>'overall' = 'RUNNING' "
 	"  RETURNING id, tenant_id, status) "
+	RUN_DONE("'finished'", "NULL")
 	NOTIFY_TAIL;
 
 static const char sql_fail[] =
@@ -63,6 +76,7 @@ static const char sql_fail[] =
 	"  || jsonb_build_object('overall', 'FAILED'), "
 	"  error_message = $3, last_run_finished_at = now(), last_updated_at = now() "
 	"  WHERE " RUN_GUARD " RETURNING id, tenant_id, status) "
+	RUN_DONE("'failed'", "$3")
 	NOTIFY_TAIL;
 
 static const char sql_checkpoint[] =

@@ -36,7 +36,8 @@ int etl_status_set_stage(struct etl_db *db, int64_t job_id, const char *token,
 
 /*
  * Start a run: overall RUNNING with @token, every step of @provider idle,
- * no reset deadline, last_run_started_at now; only from READY (or, with
+ * no reset deadline, last_run_started_at now; a checkpoint left by an
+ * interrupted run stays, so the new run resumes there; only from READY (or, with
  * @force, from any state but RUNNING).  Returns 0, 1 when the job was not
  * in a startable state (nothing changed), -1 after reporting.
  */
