@@ -40,20 +40,26 @@ status_of() { psql -qAt -c "SELECT $1 FROM etl_jobs WHERE id = 7"; }
 @test "set-stage: 60 concurrent updates of different stages lose none" {
 	steps=(jira_projects_and_issue_types jira_statuses_and_relationships jira_issues_with_changelogs jira_dev_status)
 	stages=(extraction transform embedding)
+	# Wait for these pids only: a bare `wait` would also wait for the
+	# harness's watchdog.
+	pids=()
 	for round in 1 2 3 4 5; do
 		for s in "${steps[@]}"; do
 			for g in "${stages[@]}"; do
 				"$ETL_UNIT_DIR/status_tool" set 7 "$TOKEN" "$s" "$g" "r$round" &
+				pids+=($!)
 			done
 		done
 	done
-	wait
+	wait "${pids[@]}"
+	pids=()
 	for s in "${steps[@]}"; do
 		for g in "${stages[@]}"; do
 			"$ETL_UNIT_DIR/status_tool" set 7 "$TOKEN" "$s" "$g" finished &
+			pids+=($!)
 		done
 	done
-	wait
+	wait "${pids[@]}"
 	run -0 status_of "(SELECT count(*) FROM jsonb_each(status->'steps') AS e(k, v), jsonb_each_text(v) AS f(stage, st) WHERE stage IN ('extraction','transform','embedding') AND st = 'finished')"
 	assert_output 12
 	run -0 status_of "status->'steps'->'jira_dev_status'->>'display_name'"

@@ -40,7 +40,9 @@ export ETL_FIXTURES_DIR="$ETL_TEST_ROOT/tests/fixtures"
 # `make check SANITIZE=1` points ETL_BIN_DIR at the sanitized build.
 : "${ETL_BIN_DIR:=$ETL_TEST_ROOT/bin}"
 : "${ETL_UNIT_DIR:=$ETL_TEST_ROOT/build/tests/unit}"
-export ETL_BIN_DIR ETL_UNIT_DIR
+# The migrations of this tree, whichever build the programs come from.
+: "${ETL_SQL_DIR:=$ETL_TEST_ROOT/share/sql}"
+export ETL_BIN_DIR ETL_UNIT_DIR ETL_SQL_DIR
 case ":$PATH:" in
 "$ETL_BIN_DIR:"*) ;;
 *) PATH="$ETL_BIN_DIR:$PATH" ;;
@@ -738,6 +740,22 @@ start_fake_github() {
 
 stop_fake_jira() { _etl_stop_fake jira; }
 stop_fake_github() { _etl_stop_fake github; }
+
+# start_fake_embed [fake_embed.py ARGS...]: fake OpenAI-compatible /v1/embeddings server.
+# Exports FAKE_EMBED_URL (the server; ETL_EMBED_URL may be it or "$FAKE_EMBED_URL/v1"),
+# FAKE_EMBED_PID, FAKE_EMBED_LOG.  Stop it with stop_fake_embed.
+start_fake_embed() {
+	_etl_start_fake embed "$ETL_FAKES_DIR" "$@"
+}
+
+# start_fake_qdrant [fake_qdrant.py ARGS...]: fake Qdrant REST server (collections in memory).
+# Exports FAKE_QDRANT_URL, FAKE_QDRANT_PID, FAKE_QDRANT_LOG.  Stop it with stop_fake_qdrant.
+start_fake_qdrant() {
+	_etl_start_fake qdrant "$ETL_FAKES_DIR" "$@"
+}
+
+stop_fake_embed() { _etl_stop_fake embed; }
+stop_fake_qdrant() { _etl_stop_fake qdrant; }
 
 stop_fakes() {
 	local rc=0
