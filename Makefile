@@ -61,6 +61,8 @@ $(LIBA): $(LIBOBJ)
 # Static pattern rules: objects are explicit prerequisites, never intermediate.
 $(PROGS:%=$(BIN)/%): $(BIN)/%: $(OUT)/cmd/%.o $(LIBA)
 	@mkdir -p $(@D)
+	@# Programs find share/ beside their bin/, in build-asan/ as in the tree.
+	@[ "$(BIN)" = bin ] || ln -sfn ../share $(OUT)/share
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(UNITPROGS): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LIBA)
