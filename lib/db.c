@@ -275,7 +275,8 @@ struct etl_db_res *etl_db_exec_full(struct etl_db *db, const char *sql,
 		for (int i = 0; i < n; i++)
 			formats[i] = lens[i] >= 0;
 	}
-	r = PQexecParams(db->pg, sql, n, NULL, vals, lens, formats, 0);
+	r = PQexecParams(db->pg, sql, n, NULL, vals, lens, formats,
+			 (flags & ETL_DB_BINARY) ? 1 : 0);
 	free(formats);
 	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -371,6 +372,15 @@ const char *etl_db_value(const struct etl_db_res *res, int row, const char *col)
 bool etl_db_is_null(const struct etl_db_res *res, int row, const char *col)
 {
 	return etl_db_value(res, row, col) == NULL;
+}
+
+size_t etl_db_length(const struct etl_db_res *res, int row, const char *col)
+{
+	int c = column(res, row, col);
+
+	if (c < 0 || PQgetisnull(res->pg, row, c))
+		return 0;
+	return (size_t)PQgetlength(res->pg, row, c);
 }
 
 bool etl_db_bool(const struct etl_db_res *res, int row, const char *col)

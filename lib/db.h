@@ -58,6 +58,9 @@ struct etl_db_res *etl_db_exec(struct etl_db *db, const char *sql,
 			       const char *const *vals, int n, int *why);
 
 #define ETL_DB_QUIET 1   /* do not report failures: see etl_db_last_error() */
+#define ETL_DB_BINARY 2  /* results in binary format: read them with
+			    etl_db_value() + etl_db_length() (big-endian,
+			    the types' send format; NUL-terminated as well) */
 /*
  * Like etl_db_exec(), with lengths: when @lens is non-NULL a parameter with
  * lens[i] >= 0 is sent as lens[i] raw bytes in binary format (for bytea
@@ -85,6 +88,8 @@ int64_t etl_db_affected(const struct etl_db_res *res);
  */
 const char *etl_db_value(const struct etl_db_res *res, int row, const char *col);
 bool etl_db_is_null(const struct etl_db_res *res, int row, const char *col);
+/* The byte length of a value (binary results), 0 when NULL or missing. */
+size_t etl_db_length(const struct etl_db_res *res, int row, const char *col);
 /* "t" is true; NULL and anything else false. */
 bool etl_db_bool(const struct etl_db_res *res, int row, const char *col);
 /* 0 ok, 1 SQL NULL (*out untouched), -1 missing column or not a number. */
