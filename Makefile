@@ -105,6 +105,9 @@ bench: all $(BENCHPROGS)
 demo: deps all
 	@share/examples/demo.sh
 
+demo-queue: deps all
+	@share/examples/demo.sh --queue
+
 lint-man:
 	@for m in man/*.1; do groff -man -ww -z $$m || exit 1; done
 
@@ -122,5 +125,5 @@ install: all
 clean:
 	rm -rf bin build build-asan lib/libetl.a
 
-.PHONY: all units deps check check-asan bench demo lint-man install clean
+.PHONY: all units deps check check-asan bench demo demo-queue lint-man install clean
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)

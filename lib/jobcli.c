@@ -755,3 +755,13 @@ int etl_jobcli_integration(struct etl_jobcli *cli, int argc, char **argv)
 	return etl_jobcli_dispatch(cli, cmds, ETL_ARRAY_SIZE(cmds), "integration",
 				   usage_integration, argc - 1, argv + 1);
 }
+
+void etl_jobcli_print_rows(const struct etl_db_res *r, bool json,
+			   const char *const *cols, const char *const *heads,
+			   size_t ncols)
+{
+	if (json)
+		print_ndjson(r);
+	else
+		print_table(r, cols, heads, ncols);
+}

@@ -7,6 +7,7 @@
 #ifndef ETL_JOBCLI_H
 #define ETL_JOBCLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct etl_jobcli {
@@ -41,6 +42,16 @@ int etl_jobcli_bad_option(int c, char **argv, const char *usage,
 
 /* The first line of @usage and the pointer to --help.  Returns ETL_USAGE. */
 int etl_jobcli_usage_error(const char *usage, const char *path);
+
+struct etl_db_res;
+/*
+ * For commands in other files: the rows of @r as an aligned table of
+ * @cols under @heads (a NULL value shows as "-"), or with @json the
+ * column "json" of each row, one per line.
+ */
+void etl_jobcli_print_rows(const struct etl_db_res *r, bool json,
+			   const char *const *cols, const char *const *heads,
+			   size_t ncols);
 
 /* etl-job migrate [--dir <dir>] */
 int etl_jobcli_migrate(struct etl_jobcli *cli, int argc, char **argv);

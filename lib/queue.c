@@ -842,14 +842,22 @@ static int count_one(void *ctx, const char *queue, const struct etl_amqp_msg *m)
 
 int etl_queue_count(const struct etl_queue_opts *o, FILE *out)
 {
+	long total;
+
+	return etl_queue_count_total(o, out, &total);
+}
+
+int etl_queue_count_total(const struct etl_queue_opts *o, FILE *out, long *totalp)
+{
 	struct counter c = { o->token, strlen(o->token), 0, ETL_MSG_INIT };
 	struct peek pk;
 	long total = 0;
 	int rc = peek_open(&pk, o);
 
+	*totalp = 0;
 	if (rc != ETL_OK)
 		return rc;
-	if (o->table)
+	if (out && o->table)
 		fprintf(out, "%-28s %10s\n", "QUEUE", "MESSAGES");
 	for (size_t i = 0; i + 1 < ETL_AMQP_NQUEUES; i++) {
 		const char *q = etl_amqp_queue_name(i);
@@ -862,13 +870,16 @@ int etl_queue_count(const struct etl_queue_opts *o, FILE *out)
 		if (rc != ETL_OK)
 			break;
 		total += c.n;
+		if (!out)
+			continue;
 		if (o->table)
 			fprintf(out, "%-28s %10ld\n", q, c.n);
 		else
 			fprintf(out, "{\"queue\":\"%s\",\"token\":\"%s\",\"messages\":%ld}\n",
 				q, o->token, c.n);
 	}
-	if (rc == ETL_OK) {
+	*totalp = total;
+	if (rc == ETL_OK && out) {
 		if (o->table)
 			fprintf(out, "%-28s %10ld\n", "total", total);
 		else

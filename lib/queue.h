@@ -49,5 +49,8 @@ int etl_queue_dlq_purge(const struct etl_queue_opts *o);
 int etl_queue_purge(const struct etl_queue_opts *o, const char *queue);
 /* Messages of job run o->token still queued, per tier queue and in total. */
 int etl_queue_count(const struct etl_queue_opts *o, FILE *out);
+/* The same for a program: the total in *total (every queue counted when it
+ * returns ETL_OK), the per-queue lines on @out unless it is NULL. */
+int etl_queue_count_total(const struct etl_queue_opts *o, FILE *out, long *total);
 
 #endif

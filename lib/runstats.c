@@ -109,11 +109,11 @@ static const char *records_word(enum etl_stage stage)
 int etl_runstats_add(struct etl_db *db, const char *token,
 		     const struct etl_runstats *s, int *why)
 {
-	char num[11][24];
-	const int64_t v[11] = { s->records, s->messages, s->api_calls, s->rate_limit_hits,
+	char num[10][24];
+	const int64_t v[10] = { s->records, s->messages, s->api_calls, s->rate_limit_hits,
 				s->errors, s->retries, s->checkpoint_resumes,
 				s->peak_rss_kb > 0 ? s->peak_rss_kb : 0,
-				s->vectors_queued, s->embedding_ms, 0 };
+				s->vectors_queued, s->embedding_ms };
 	const char *vals[14];
 	struct etl_db_res *r;
 	int64_t n;

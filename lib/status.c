@@ -152,8 +152,9 @@ int etl_status_start(struct etl_db *db, int64_t job_id, const char *token,
 	return rc;
 }
 
-int etl_status_complete(struct etl_db *db, int64_t job_id, const char *token,
-			const char *last_sync_date, int *why)
+/* The statements whose parameters are (job id, token, one more value). */
+static int run_with_arg(struct etl_db *db, const char *sql, int64_t job_id,
+			const char *token, const char *arg, const char *what, int *why)
 {
 	char id[24];
 	const char *vals[3];
@@ -161,34 +162,29 @@ int etl_status_complete(struct etl_db *db, int64_t job_id, const char *token,
 	fmt_id(id, sizeof(id), job_id);
 	vals[0] = id;
 	vals[1] = token;
-	vals[2] = last_sync_date;
-	return run(db, sql_complete, vals, 3, "complete the run", job_id, why);
+	vals[2] = arg;
+	return run(db, sql, vals, 3, what, job_id, why);
+}
+
+int etl_status_complete(struct etl_db *db, int64_t job_id, const char *token,
+			const char *last_sync_date, int *why)
+{
+	return run_with_arg(db, sql_complete, job_id, token, last_sync_date,
+			    "complete the run", why);
 }
 
 int etl_status_fail(struct etl_db *db, int64_t job_id, const char *token,
 		    const char *reason, int *why)
 {
-	char id[24];
-	const char *vals[3];
-
-	fmt_id(id, sizeof(id), job_id);
-	vals[0] = id;
-	vals[1] = token;
-	vals[2] = reason;
-	return run(db, sql_fail, vals, 3, "mark as failed the run", job_id, why);
+	return run_with_arg(db, sql_fail, job_id, token, reason,
+			    "mark as failed the run", why);
 }
 
 int etl_status_checkpoint(struct etl_db *db, int64_t job_id, const char *token,
 			  const char *checkpoint_json, int *why)
 {
-	char id[24];
-	const char *vals[3];
-
-	fmt_id(id, sizeof(id), job_id);
-	vals[0] = id;
-	vals[1] = token;
-	vals[2] = checkpoint_json;
-	return run(db, sql_checkpoint, vals, 3, "save the checkpoint", job_id, why);
+	return run_with_arg(db, sql_checkpoint, job_id, token, checkpoint_json,
+			    "save the checkpoint", why);
 }
 
 char *etl_status_get(struct etl_db *db, int64_t job_id, int *why)
@@ -211,4 +207,127 @@ char *etl_status_get(struct etl_db *db, int64_t job_id, int *why)
 	}
 	etl_db_clear(res);
 	return out;
+}
+
+/* ---- the reset countdown and recovery (etl-reset, etl-job set-status) ---- */
+
+/* A reset_deadline @secs (an SQL expression) from now, as the seed writes it. */
+#define DEADLINE_IN(secs) \
+	"to_char((now() + make_interval(secs => " secs ")) AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* Every step entry of the status with its three stages idle. */
+#define STEPS_IDLE \
+	"(SELECT coalesce(jsonb_object_agg(k, v || '{\"extraction\": \"idle\", " \
+	"\"transform\": \"idle\", \"embedding\": \"idle\"}'), '{}') " \
+	"FROM jsonb_each(coalesce(status->'steps', '{}')) AS e (k, v))"
+
+/* The countdown guard: $1 the job, $2 the reset_deadline the caller saw. */
+#define COUNTDOWN_GUARD \
+	"id = $1 AND status->>'overall' = 'FINISHED' " \
+	"AND status->>'reset_deadline' IS NOT DISTINCT FROM $2::text"
+
+static const char sql_reset[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('overall', 'READY', 'token', null, "
+	"     'steps', " STEPS_IDLE ", 'reset_deadline', null, 'reset_attempt', 0, "
+	"     'checkpoint', null), "
+	"  checkpoint = NULL, last_updated_at = now() "
+	"  WHERE " COUNTDOWN_GUARD " RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+static const char sql_extend[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('reset_deadline', " DEADLINE_IN("$3::int") ", "
+	"     'reset_attempt', coalesce((status->>'reset_attempt')::int, 0) + 1), "
+	"  last_updated_at = now() "
+	"  WHERE " COUNTDOWN_GUARD " RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+/*
+ * $3 from, $4 to (READY, NOT_STARTED or FAILED), $5 reason, $6 stale
+ * interval.  READY and NOT_STARTED leave no run: token and countdown
+ * cleared, steps idle (the checkpoint stays: the next run resumes there).
+ */
+static const char sql_recover[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status || CASE WHEN $4::text = 'FAILED' "
+	"    THEN jsonb_build_object('overall', 'FAILED') "
+	"    ELSE jsonb_build_object('overall', $4::text, 'token', null, "
+	"      'steps', " STEPS_IDLE ", 'reset_deadline', null, 'reset_attempt', 0) END, "
+	"  error_message = CASE WHEN $4::text = 'FAILED' THEN $5::text "
+	"    ELSE error_message END, "
+	"  last_run_finished_at = CASE WHEN status->>'overall' = 'RUNNING' THEN now() "
+	"    ELSE last_run_finished_at END, "
+	"  last_updated_at = now() "
+	"  WHERE " RUN_GUARD " AND status->>'overall' = $3::text "
+	"  AND ($6::interval IS NULL OR (last_updated_at < now() - $6::interval "
+	"    AND NOT EXISTS (SELECT 1 FROM etl_job_runs g "
+	"      WHERE g.tenant_id = etl_jobs.tenant_id AND g.job_id = etl_jobs.id "
+	"      AND g.token::text = etl_jobs.status->>'token' "
+	"      AND g.last_activity_at >= now() - $6::interval))) "
+	"  RETURNING id, tenant_id, status), "
+	"r AS (UPDATE etl_job_runs SET finished_at = now(), "
+	"  outcome = CASE WHEN $4::text = 'FAILED' THEN 'failed' ELSE 'cancelled' END, "
+	"  error_message = coalesce($5::text, etl_job_runs.error_message) FROM u "
+	"  WHERE etl_job_runs.tenant_id = u.tenant_id AND etl_job_runs.job_id = u.id "
+	"  AND etl_job_runs.token::text = $2::text "
+	"  AND etl_job_runs.outcome IN ('running', 'checkpointed')) "
+	NOTIFY_TAIL;
+
+static const char sql_finish_alert[] =
+	"WITH u AS (UPDATE etl_jobs SET status = status "
+	"  || jsonb_build_object('overall', 'FINISHED', 'token', null, 'alert', $2::text, "
+	"     'steps', " STEPS_IDLE ", 'reset_deadline', " DEADLINE_IN("30") ", "
+	"     'reset_attempt', 0), "
+	"  last_run_finished_at = now(), last_updated_at = now() "
+	"  WHERE id = $1 AND (status->>'overall' = 'READY' OR "
+	"    ($3::bool AND status->>'overall' <> 'RUNNING')) "
+	"  RETURNING id, tenant_id, status) "
+	NOTIFY_TAIL;
+
+int etl_status_reset(struct etl_db *db, int64_t job_id, const char *deadline, int *why)
+{
+	char id[24];
+	const char *vals[2] = { id, deadline };
+
+	fmt_id(id, sizeof(id), job_id);
+	return run(db, sql_reset, vals, 2, "reset", job_id, why);
+}
+
+int etl_status_extend(struct etl_db *db, int64_t job_id, const char *deadline,
+		      int seconds, int *why)
+{
+	char id[24], secs[12];
+	const char *vals[3] = { id, deadline, secs };
+
+	fmt_id(id, sizeof(id), job_id);
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	return run(db, sql_extend, vals, 3, "extend the reset deadline", job_id, why);
+}
+
+int etl_status_recover(struct etl_db *db, int64_t job_id, const char *token,
+		       const char *from, const char *to, const char *reason,
+		       const char *stale, int *why)
+{
+	char id[24];
+	const char *vals[6] = { id, token, from, to, reason, stale };
+
+	if (strcmp(to, "READY") && strcmp(to, "NOT_STARTED") && strcmp(to, "FAILED")) {
+		if (why)
+			*why = ETL_SOFTWARE;
+		return etl_error("cannot set job %lld to %s: only a run start or "
+				 "completion does that", (long long)job_id, to);
+	}
+	fmt_id(id, sizeof(id), job_id);
+	return run(db, sql_recover, vals, 6, "change the state", job_id, why);
+}
+
+int etl_status_finish_alert(struct etl_db *db, int64_t job_id, const char *alert,
+			    int force, int *why)
+{
+	char id[24];
+	const char *vals[3] = { id, alert, force ? "true" : "false" };
+
+	fmt_id(id, sizeof(id), job_id);
+	return run(db, sql_finish_alert, vals, 3, "finish with an alert", job_id, why);
 }

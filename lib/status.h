@@ -68,4 +68,47 @@ int etl_status_checkpoint(struct etl_db *db, int64_t job_id, const char *token,
  * such job (*why = ETL_NOINPUT) or after reporting. */
 char *etl_status_get(struct etl_db *db, int64_t job_id, int *why);
 
+/* ---- the reset countdown and recovery ------------------------------- */
+
+/*
+ * etl-reset, once the countdown checks passed: FINISHED -> READY, every
+ * step idle, token, reset_deadline and checkpoint cleared, reset_attempt
+ * 0.  Only while the job is FINISHED with reset_deadline @deadline (the
+ * value the caller checked; NULL: none), so of concurrent resets exactly
+ * one changes it.  0, 1 (the job moved on: nothing changed), -1.
+ */
+int etl_status_reset(struct etl_db *db, int64_t job_id, const char *deadline, int *why);
+
+/*
+ * etl-reset, when work of the run remains: reset_deadline now + @seconds,
+ * reset_attempt + 1, under the same guard as etl_status_reset().  0, 1, -1.
+ */
+int etl_status_extend(struct etl_db *db, int64_t job_id, const char *deadline,
+		      int seconds, int *why);
+
+/*
+ * Recovery (etl-job set-status, etl-reset --stuck): overall @from -> @to,
+ * where @to is READY or NOT_STARTED (token and countdown cleared, steps
+ * idle, the checkpoint kept so the next run resumes there) or FAILED
+ * (@reason in error_message).  Guarded by @from, the run @token (NULL:
+ * any), and with @stale (an SQL interval, "30 minutes"; NULL: no check)
+ * only when neither the status nor the run's counters (runstats) moved
+ * for that long.  A run left open by @token ends in the same statement
+ * (failed, or cancelled).  Which transitions are allowed is the caller's
+ * policy; RUNNING and FINISHED are refused here (-1, ETL_SOFTWARE): only
+ * etl_status_start() and etl_status_complete() set those.  0, 1, -1.
+ */
+int etl_status_recover(struct etl_db *db, int64_t job_id, const char *token,
+		       const char *from, const char *to, const char *reason,
+		       const char *stale, int *why);
+
+/*
+ * A job whose integration is inactive (seed "finish_job_with_alert"):
+ * FINISHED with @alert, no token, steps idle, the usual 30 s countdown;
+ * last_sync_date untouched.  From READY (or, with @force, any state but
+ * RUNNING).  0, 1 (not startable), -1.
+ */
+int etl_status_finish_alert(struct etl_db *db, int64_t job_id, const char *alert,
+			    int force, int *why);
+
 #endif

@@ -1,0 +1,365 @@
+/*
+ * vstore_qdrant.c - vectors in Qdrant over its REST API (vstore.h "qdrant").
+ *
+ *   GET  /collections/{name}                     exists? (404: no) and its size
+ *   PUT  /collections/{name}                     {"vectors": {"size": N, "distance": "Cosine"}}
+ *   PUT  /collections/{name}/points?wait=true    {"points": [{"id", "vector", "payload"}]}
+ *   POST /collections/{name}/points/query        {"query": [..], "filter": {...},
+ *                                                 "limit": k, "with_payload": true}
+ *
+ * Answers are {"result": ..., "status": "ok", "time": s}, errors
+ * {"status": {"error": "..."}, "time": s}.  A collection per tenant and
+ * dimension, etl_t<tenant>_d<dim>, is checked (and created if missing) once
+ * per process; a 409 on create means another worker made it first.  Point
+ * ids are the bridge's UUID v5, so re-embedding overwrites.  The payload
+ * carries tenant_id, source_type, table_name, external_id, record_id and
+ * title; searches filter on tenant_id (and source_type) even inside the
+ * tenant's own collection, and hits naming another tenant are dropped.
+ * "api-key: KEY" authenticates when ETL_QDRANT_API_KEY is set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "vstore.h"
+
+struct qdrant {
+	struct etl_http *http;
+	char *base;           /* without a trailing slash */
+	char **known;         /* collections checked this run */
+	size_t nknown;
+	struct etl_buf body, url, scratch;
+	struct etl_jdoc doc;
+};
+
+static long conf_long(const char *name, long def, long min, long max)
+{
+	const char *v = etl_config_get(name);
+	long n;
+
+	if (!v || !*v)
+		return def;
+	if (etl_parse_long(v, min, max, &n) < 0) {
+		etl_warn("ignoring %s='%s': not a number from %ld to %ld", name, v, min, max);
+		return def;
+	}
+	return n;
+}
+
+static int q_open(struct etl_vstore *s, const struct etl_vstore_opts *o, int *why)
+{
+	struct etl_http_opts ho = ETL_HTTP_OPTS_INIT;
+	const char *url = o->url ? o->url : etl_config_get_or("ETL_QDRANT_URL",
+							      "http://localhost:6333");
+	const char *key = o->api_key ? o->api_key : etl_config_get("ETL_QDRANT_API_KEY");
+	struct qdrant *q;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		*why = ETL_CONFIG;
+		return etl_error("ETL_QDRANT_URL must be an http:// or https:// URL");
+	}
+	ho.max_retries = o->http_retries >= 0 ? o->http_retries :
+		(int)conf_long("ETL_QDRANT_RETRIES", 5, 0, 100);
+	ho.backoff_base_ms = conf_long("ETL_QDRANT_BACKOFF_MS", 500, 1, 600000);
+	ho.timeout_ms = conf_long("ETL_QDRANT_TIMEOUT_MS", 60000, 100, 3600000);
+	q = xcalloc(1, sizeof(*q));
+	q->http = etl_http_new(&ho);
+	if (!q->http) {
+		free(q);
+		*why = ETL_SOFTWARE;
+		return -1;
+	}
+	n = strlen(url);
+	while (n && url[n - 1] == '/')
+		n--;
+	q->base = xstrndup(url, n);
+	etl_http_add_header(q->http, "Accept: application/json");
+	if (key && *key) {
+		struct etl_buf h = ETL_BUF_INIT;
+
+		etl_log_add_secret(key);
+		etl_buf_addf(&h, "api-key: %s", key);
+		etl_http_add_header(q->http, h.buf);
+		memset(h.buf, 0, h.len);
+		etl_buf_release(&h);
+	}
+	s->priv = q;
+	return 0;
+}
+
+static void q_close(struct etl_vstore *s)
+{
+	struct qdrant *q = s->priv;
+
+	if (!q)
+		return;
+	etl_http_free(q->http);
+	free(q->base);
+	for (size_t i = 0; i < q->nknown; i++)
+		free(q->known[i]);
+	free(q->known);
+	etl_buf_release(&q->body);
+	etl_buf_release(&q->url);
+	etl_buf_release(&q->scratch);
+	etl_jdoc_release(&q->doc);
+	free(q);
+	s->priv = NULL;
+}
+
+static void q_collection(const struct etl_vstore *s, int64_t tenant, int dim,
+			 char *out, size_t n)
+{
+	(void)s;
+	snprintf(out, n, "etl_t%lld_d%d", (long long)tenant, dim);
+}
+
+/* Qdrant's own words from an error body: {"status": {"error": "..."}}. */
+static void said(struct qdrant *q, const struct etl_buf *body, char *out, size_t n)
+{
+	char err[64];
+	uint32_t e;
+
+	out[0] = '\0';
+	if (!body->len || etl_jdoc_parse(&q->doc, body->buf, body->len, err, sizeof(err)) < 0)
+		return;
+	e = etl_jdoc_path(&q->doc, ETL_JDOC_ROOT, "status.error");
+	if (etl_jdoc_kind(&q->doc, e) == ETL_JSON_STRING) {
+		size_t len;
+		const char *s = etl_jdoc_str(&q->doc, e, &q->scratch, &len);
+
+		snprintf(out, n, ": %.*s", (int)(len > 200 ? 200 : len), s);
+	}
+}
+
+/* One request; 0 on 2xx, else -1 with the HTTP status in r->status (0
+ * when none) and, unless it was @quiet (an expected status), the failure
+ * reported with *why set. */
+static int call(struct etl_vstore *s, const char *method, const char *path,
+		const struct etl_buf *body, struct etl_http_resp *r, long quiet,
+		int *why)
+{
+	struct qdrant *q = s->priv;
+	char msg[256];
+
+	etl_buf_reset(&q->url);
+	etl_buf_adds(&q->url, q->base);
+	etl_buf_adds(&q->url, path);
+	s->requests++;
+	if (etl_http_request(q->http, method, q->url.buf, body ? body->buf : NULL,
+			     body ? body->len : 0, r) == 0)
+		return 0;
+	if (quiet && r->status == quiet)
+		return -1;
+	said(q, &r->body, msg, sizeof(msg));
+	*why = r->why ? r->why : ETL_UNAVAIL;
+	/* A 4xx from Qdrant is a mismatch between us and it (dimension,
+	 * format, auth): no retry makes it pass. */
+	if (*why == ETL_DATAERR && (r->status == 401 || r->status == 403))
+		*why = ETL_CONFIG;
+	snprintf(s->reason, sizeof(s->reason), "qdrant %s %.80s: %.100s%.60s", method, path,
+		 r->error, msg);
+	etl_debug("%s", s->reason);   /* the caller reports it */
+	return -1;
+}
+
+/* Make sure collection @name of @dim exists (once per process). */
+static int ensure(struct etl_vstore *s, const char *name, int dim, int *why)
+{
+	struct qdrant *q = s->priv;
+	struct etl_http_resp r = ETL_HTTP_RESP_INIT;
+	char path[160], err[64];
+	int ret = -1;
+
+	for (size_t i = 0; i < q->nknown; i++)
+		if (!strcmp(q->known[i], name))
+			return 0;
+	snprintf(path, sizeof(path), "/collections/%s", name);
+	if (call(s, "GET", path, NULL, &r, 404, why) == 0) {
+		int64_t size = 0;
+		uint32_t v;
+
+		if (etl_jdoc_parse(&q->doc, r.body.buf, r.body.len, err, sizeof(err)) < 0) {
+			*why = ETL_UNAVAIL;
+			snprintf(s->reason, sizeof(s->reason),
+				 "qdrant GET %.80s: response is not JSON: %.60s", path, err);
+			goto out;
+		}
+		v = etl_jdoc_path(&q->doc, ETL_JDOC_ROOT, "result.config.params.vectors.size");
+		if (etl_jdoc_i64(&q->doc, v, &size) == 0 && size != dim) {
+			*why = ETL_CONFIG;
+			snprintf(s->reason, sizeof(s->reason),
+				 "qdrant collection %s holds vectors of %lld dimensions, not %d",
+				 name, (long long)size, dim);
+			goto out;
+		}
+	} else if (r.status == 404) {
+		etl_buf_reset(&q->body);
+		etl_buf_addf(&q->body, "{\"vectors\":{\"size\":%d,\"distance\":\"Cosine\"}}", dim);
+		if (call(s, "PUT", path, &q->body, &r, 409, why) < 0 && r.status != 409)
+			goto out;
+		etl_info("created qdrant collection %s (%d dimensions, cosine)", name, dim);
+	} else {
+		goto out;
+	}
+	q->known = xrealloc(q->known, (q->nknown + 1) * sizeof(*q->known));
+	q->known[q->nknown++] = xstrdup(name);
+	ret = 0;
+out:
+	etl_http_resp_release(&r);
+	return ret;
+}
+
+static void add_str_member(struct etl_buf *b, const char *key, const char *val)
+{
+	etl_buf_addf(b, ",\"%s\":", key);
+	if (val)
+		etl_buf_add_json_str(b, val, strlen(val));
+	else
+		etl_buf_adds(b, "null");
+}
+
+static int q_put(struct etl_vstore *s, struct etl_db *db, const struct etl_vmeta *m,
+		 const struct etl_vrec *r, size_t n, int *why)
+{
+	struct qdrant *q = s->priv;
+	struct etl_http_resp resp = ETL_HTTP_RESP_INIT;
+	char name[96], path[192];
+	int ret = -1;
+
+	if (!n)
+		return 0;
+	q_collection(s, m->tenant_id, m->dim, name, sizeof(name));
+	if (ensure(s, name, m->dim, why) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/collections/%s/points?wait=true", name);
+	for (size_t at = 0; at < n; at += (size_t)s->batch) {
+		size_t k = n - at < (size_t)s->batch ? n - at : (size_t)s->batch;
+
+		etl_buf_reset(&q->body);
+		etl_buf_adds(&q->body, "{\"points\":[");
+		for (size_t i = at; i < at + k; i++) {
+			char num[32];
+
+			etl_buf_addf(&q->body, "%s{\"id\":\"%s\",\"vector\":[", i > at ? "," : "",
+				     r[i].point_id);
+			for (int j = 0; j < m->dim; j++) {
+				int len = snprintf(num, sizeof(num), "%s%.8g", j ? "," : "",
+						   (double)r[i].vec[j]);
+
+				etl_buf_add(&q->body, num, (size_t)len);
+			}
+			etl_buf_addf(&q->body, "],\"payload\":{\"tenant_id\":%lld",
+				     (long long)m->tenant_id);
+			add_str_member(&q->body, "source_type", r[i].source_type);
+			add_str_member(&q->body, "table_name", r[i].table_name);
+			add_str_member(&q->body, "external_id", r[i].external_id);
+			etl_buf_addf(&q->body, ",\"record_id\":%lld", (long long)r[i].record_id);
+			add_str_member(&q->body, "title", r[i].title);
+			etl_buf_adds(&q->body, "}}");
+		}
+		etl_buf_adds(&q->body, "]}");
+		s->upserts++;
+		if (call(s, "PUT", path, &q->body, &resp, 0, why) < 0)
+			goto out;
+	}
+	/* Only now that Qdrant holds every point do the bridge rows say so. */
+	if (etl_vstore_bridge_put(db, m, name, r, n, why) < 0) {
+		snprintf(s->reason, sizeof(s->reason), "cannot record %zu vectors in the bridge: %s",
+			 n, etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
+		goto out;
+	}
+	ret = 0;
+out:
+	etl_http_resp_release(&resp);
+	return ret;
+}
+
+static char *payload_str(struct qdrant *q, uint32_t payload, const char *key)
+{
+	uint32_t v = etl_jdoc_get(&q->doc, payload, key);
+
+	if (etl_jdoc_kind(&q->doc, v) != ETL_JSON_STRING)
+		return xstrdup("");
+	return etl_jdoc_strdup(&q->doc, v);
+}
+
+static int q_search(struct etl_vstore *s, struct etl_db *db, const struct etl_vquery *qq,
+		    struct etl_vhits *out, int *why)
+{
+	struct qdrant *q = s->priv;
+	struct etl_http_resp r = ETL_HTTP_RESP_INIT;
+	char name[96], path[192], err[64];
+	uint32_t pts, p;
+	int ret = -1;
+
+	(void)db;
+	out->h = NULL;
+	out->n = 0;
+	q_collection(s, qq->tenant_id, qq->dim, name, sizeof(name));
+	snprintf(path, sizeof(path), "/collections/%s/points/query", name);
+	etl_buf_reset(&q->body);
+	etl_buf_adds(&q->body, "{\"query\":[");
+	for (int j = 0; j < qq->dim; j++)
+		etl_buf_addf(&q->body, "%s%.8g", j ? "," : "", (double)qq->vec[j]);
+	etl_buf_addf(&q->body, "],\"filter\":{\"must\":[{\"key\":\"tenant_id\","
+		     "\"match\":{\"value\":%lld}}", (long long)qq->tenant_id);
+	if (qq->source_type) {
+		etl_buf_adds(&q->body, ",{\"key\":\"source_type\",\"match\":{\"value\":");
+		etl_buf_add_json_str(&q->body, qq->source_type, strlen(qq->source_type));
+		etl_buf_adds(&q->body, "}}");
+	}
+	etl_buf_addf(&q->body, "]},\"limit\":%zu,\"with_payload\":true}", qq->limit);
+	if (call(s, "POST", path, &q->body, &r, 404, why) < 0) {
+		if (r.status == 404)   /* nothing embedded for this tenant yet */
+			ret = 0;
+		goto out;
+	}
+	if (etl_jdoc_parse(&q->doc, r.body.buf, r.body.len, err, sizeof(err)) < 0) {
+		*why = ETL_UNAVAIL;
+		snprintf(s->reason, sizeof(s->reason),
+			 "qdrant POST %.80s: response is not JSON: %.60s", path, err);
+		goto out;
+	}
+	pts = etl_jdoc_path(&q->doc, ETL_JDOC_ROOT, "result.points");
+	if (etl_jdoc_kind(&q->doc, pts) != ETL_JSON_ARRAY) {
+		*why = ETL_UNAVAIL;
+		snprintf(s->reason, sizeof(s->reason),
+			 "qdrant POST %.80s: no result.points in the response", path);
+		goto out;
+	}
+	out->h = xcalloc(q->doc.n[pts].count + 1, sizeof(*out->h));
+	for (p = etl_jdoc_first(&q->doc, pts); p; p = etl_jdoc_next(&q->doc, p)) {
+		uint32_t pl = etl_jdoc_get(&q->doc, p, "payload");
+		int64_t tenant = 0;
+		double score = 0;
+		struct etl_vhit *h;
+
+		/* Defense in depth: never show another tenant's point. */
+		if (etl_jdoc_i64(&q->doc, etl_jdoc_get(&q->doc, pl, "tenant_id"), &tenant) < 0 ||
+		    tenant != qq->tenant_id)
+			continue;
+		etl_jdoc_num(&q->doc, etl_jdoc_get(&q->doc, p, "score"), &score);
+		h = &out->h[out->n++];
+		h->score = (float)score;
+		h->table_name = payload_str(q, pl, "table_name");
+		h->external_id = payload_str(q, pl, "external_id");
+		h->title = payload_str(q, pl, "title");
+		h->source_type = payload_str(q, pl, "source_type");
+	}
+	ret = 0;
+out:
+	etl_http_resp_release(&r);
+	return ret;
+}
+
+const struct etl_vstore_ops etl_vstore_qdrant = {
+	"qdrant", q_open, q_collection, q_put, q_search, q_close
+};
