@@ -21,7 +21,8 @@ setup_file() {
 	etl-queue setup
 	use_db etl_tmpl
 	etl-job -q migrate
-	export ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	export ETL_SECRET_KEY
 	export TOK=tok-0123456789-abcdef
 }
 
@@ -539,6 +540,6 @@ PY
 	run -0 etl-job metrics --output "$W/etl.prom"
 	assert_output ""
 	grep -q '^etl_job_state' "$W/etl.prom"
-	[ -z "$(ls "$W" | grep '\.tmp\.')" ]
+	compgen -G "$W/*.tmp.*" >/dev/null && fail "a temporary file was left"
 	run -74 etl-job metrics --output /nonexistent/dir/etl.prom
 }

@@ -20,11 +20,13 @@ setup_file() {
 	etl-queue setup
 	use_db etl_tmpl
 	etl-job -q migrate
-	export ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	export ETL_SECRET_KEY
 	export TOK=tok-0123456789-abcdef
 	q "INSERT INTO tenants (id, name, tier) VALUES (1, 'acme', 'premium')"
-	export TEST_INTEGRATION=$(etl-job integration add --tenant acme --provider jira \
+	TEST_INTEGRATION=$(etl-job integration add --tenant acme --provider jira \
 		--base-url https://x.test --token-env TOK)
+	export TEST_INTEGRATION
 }
 
 teardown_file() { stop_all; }

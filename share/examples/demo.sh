@@ -26,7 +26,7 @@ case ${1:-} in
 *) echo "usage: $0 [--queue]" >&2; exit 64 ;;
 esac
 
-# shellcheck source=../../tests/test_helper.bash
+# shellcheck disable=SC1091  # tests/test_helper.bash, found at run time
 source "$root/tests/test_helper.bash"
 
 if [[ -t 1 ]]; then
