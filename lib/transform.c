@@ -346,6 +346,7 @@ int64_t etl_tx_tenant(const struct etl_tx *tx) { return tx->tenant; }
 int64_t etl_tx_integration(const struct etl_tx *tx) { return tx->integration; }
 const char *etl_tx_step(const struct etl_tx *tx) { return tx->m->step->type; }
 bool etl_tx_dry_run(const struct etl_tx *tx) { return tx->t->dry_run; }
+bool etl_tx_is_worker(const struct etl_tx *tx) { return tx->st && etl_stage_is_worker(tx->st); }
 struct etl_db *etl_tx_db(const struct etl_tx *tx) { return tx->t->db; }
 const char *etl_tx_kind(const struct etl_tx *tx) { return tx->kind; }
 const char *etl_tx_request_url(const struct etl_tx *tx) { return tx->url; }
@@ -1147,6 +1148,120 @@ static int set_stage(struct etl_tx *tx, const char *state)
 	return ETL_OK;
 }
 
+/*
+ * Finishing a step (share/sql/0013): the last message is parked, then
+ * claimed by whoever sees no pending raw row of the step left.  The
+ * advisory lock serializes the claims of one step, so of two workers
+ * committing the last pages at once the second sees the first's commit.
+ * The claim is deleted only after the step's messages were emitted: a
+ * crash in between makes a later claim emit them again (the embedder
+ * skips unchanged entities, job completion happens once).
+ */
+static const char sql_finish_park[] =
+	"INSERT INTO etl_transform_finish (tenant_id, token, step, message) "
+	"VALUES ($1, $2::uuid, $3, $4) ON CONFLICT DO NOTHING";
+static const char sql_finish_lock[] =
+	"SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2 || '/' || $3))";
+static const char sql_finish_claim[] =
+	"UPDATE etl_transform_finish SET claimed_at = now() "
+	"WHERE tenant_id = $1 AND token = $2::uuid AND step = $3 "
+	"AND (claimed_at IS NULL OR claimed_at < now() - interval '10 minutes') "
+	"AND NOT EXISTS (SELECT 1 FROM raw_extraction_data r WHERE r.tenant_id = $1 "
+	"  AND r.token = $2::uuid AND r.type = $3 AND r.status = 'pending' "
+	"  AND NOT (r.request_params ? 'for_raw_id')) "
+	"RETURNING message";
+static const char sql_finish_release[] =
+	"UPDATE etl_transform_finish SET claimed_at = NULL WHERE tenant_id = $1 "
+	"AND token = $2::uuid AND step = $3";
+static const char sql_finish_forget[] =
+	"DELETE FROM etl_transform_finish WHERE tenant_id = $1 AND token = $2::uuid "
+	"AND step = $3";
+
+static int finish_step(struct etl_tx *tx);
+
+/* Claim the parked last message of this message's step, if the step is
+ * done.  1 with @last filled, 0 if not (yet), -1 (*why set). */
+static int claim_finish(struct etl_tx *tx, struct etl_msg *last, int *why)
+{
+	struct etl_db *db = tx->t->db;
+	char tenant[24], err[128];
+	const char *vals[3] = { tenant, tx->m->token, tx->m->step->type };
+	struct etl_db_res *r;
+	int got = 0;
+
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)tx->tenant);
+	if (etl_db_begin(db, why) < 0)
+		return -1;
+	r = etl_db_exec(db, sql_finish_lock, vals, 3, why);
+	etl_db_clear(r);
+	if (!r || !(r = etl_db_exec(db, sql_finish_claim, vals, 3, why))) {
+		etl_db_rollback(db);
+		return -1;
+	}
+	if (etl_db_nrows(r) > 0) {
+		const char *text = etl_db_value(r, 0, "message");
+
+		if (etl_msg_parse(last, text, strlen(text), err, sizeof(err)) < 0 ||
+		    etl_msg_validate(last, ETL_STAGE_TRANSFORM, 0, err, sizeof(err)) < 0) {
+			etl_error("parked last message of step %s is invalid: %s",
+				  tx->m->step->type, err);
+			*why = ETL_SOFTWARE;
+			got = -1;
+		} else {
+			got = 1;
+		}
+	}
+	etl_db_clear(r);
+	if (got < 0 || etl_db_commit(db, why) < 0) {
+		etl_db_rollback(db);
+		return -1;
+	}
+	return got;
+}
+
+/* Park @tx's message when it is the step's last; then finish the step if
+ * no page of it is pending any more.  ETL_OK or a category. */
+static int finish_when_done(struct etl_tx *tx)
+{
+	struct etl_db *db = tx->t->db;
+	struct etl_msg last = ETL_MSG_INIT;
+	const struct etl_msg *self = tx->m;
+	char tenant[24];
+	const char *vals[4] = { tenant, self->token, self->step->type, self->text.buf };
+	int why = ETL_OK, rc = ETL_OK, got;
+
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)tx->tenant);
+	if (self->last_item) {
+		struct etl_db_res *r = etl_db_exec(db, sql_finish_park, vals, 4, &why);
+
+		if (!r)
+			return etl_tx_fail(tx, why, "cannot park the last message of step %s",
+					   self->step->type);
+		etl_db_clear(r);
+	}
+	got = claim_finish(tx, &last, &why);
+	if (got < 0)
+		return etl_tx_fail(tx, why, "cannot claim the end of step %s", self->step->type);
+	if (got > 0) {
+		struct etl_db_res *r;
+
+		tx->m = &last;
+		rc = finish_step(tx);
+		if (rc == ETL_OK)
+			rc = set_stage(tx, ETL_ST_FINISHED);
+		tx->m = self;
+		/* Failed: let the retry (or another worker) claim it again. */
+		r = etl_db_exec(db, rc == ETL_OK ? sql_finish_forget : sql_finish_release,
+				vals, 3, &why);
+		if (!r && rc == ETL_OK)
+			rc = etl_tx_fail(tx, why, "cannot forget the end of step %s",
+					 self->step->type);
+		etl_db_clear(r);
+	}
+	etl_msg_release(&last);
+	return rc;
+}
+
 /* Map the response into rows and write them.  ETL_OK or a category. */
 static int transform_data(struct etl_tx *tx)
 {
@@ -1243,7 +1358,15 @@ int etl_transform_handle(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 			goto out;   /* retried: the flags wait for the retry */
 		}
 	}
-	if (m->last_item) {
+	if (t->db && !t->dry_run && etl_stage_is_worker(st)) {
+		/* Several workers may share a step: see finish_when_done().  A
+		 * pipe is sequential: what is pending at its last message is
+		 * not coming, so it finishes at once. */
+		if (m->last_item || tx.raw_id) {
+			rc2 = finish_when_done(&tx);
+			rc = rc == ETL_OK ? rc2 : rc;
+		}
+	} else if (m->last_item) {
 		rc2 = finish_step(&tx);
 		if (rc2 == ETL_OK)
 			rc2 = set_stage(&tx, ETL_ST_FINISHED);

@@ -149,6 +149,8 @@ const char *etl_tx_step(const struct etl_tx *tx);       /* "jira_..." */
 bool etl_tx_dry_run(const struct etl_tx *tx);
 /* The database, or NULL in a dry run without one (use defaults then). */
 struct etl_db *etl_tx_db(const struct etl_tx *tx);
+/* True in a queue worker, where another worker may hold related pages. */
+bool etl_tx_is_worker(const struct etl_tx *tx);
 /* raw_kind: "search_jql", ...; "" when unknown. */
 const char *etl_tx_kind(const struct etl_tx *tx);
 /* The response's bytes (borrowed for the message). */

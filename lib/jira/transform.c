@@ -478,6 +478,43 @@ static char *repo_of_url(const char *url)
 	return end > owner ? xstrndup(owner, (size_t)(end - owner)) : NULL;
 }
 
+static const char sql_issue_loaded[] =
+	"SELECT 1 FROM work_items WHERE tenant_id = $1 AND integration_id = $2 "
+	"AND external_id = $3";
+
+/*
+ * Links attach to a loaded work item.  With several workers, an issue's
+ * dev status can come before another worker has loaded the issue itself:
+ * a worker then fails temporarily, and the stage retries it with backoff.
+ * In a pipe the issue came first or was not loaded at all (a bad page
+ * reported earlier): its links are skipped with a warning.
+ */
+static int issue_loaded(struct etl_tx *tx, const char *issue)
+{
+	struct etl_db *db = etl_tx_db(tx);
+	char tenant[24], integ[24];
+	const char *vals[3] = { tenant, integ, issue };
+	struct etl_db_res *r;
+	int why = ETL_OK, rows;
+
+	if (!db)
+		return ETL_OK;
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)etl_tx_tenant(tx));
+	snprintf(integ, sizeof(integ), "%lld", (long long)etl_tx_integration(tx));
+	if (!(r = etl_db_exec(db, sql_issue_loaded, vals, 3, &why)))
+		return etl_tx_fail(tx, why, "cannot look up issue %s", issue);
+	rows = etl_db_nrows(r);
+	etl_db_clear(r);
+	if (rows > 0)
+		return ETL_OK;
+	if (etl_tx_is_worker(tx))
+		return etl_tx_fail(tx, ETL_TEMPFAIL, "dev-status of issue %s: the issue is "
+				   "not loaded yet", issue);
+	etl_warn("dev-status of issue %s: the issue was not loaded; its pull "
+		 "requests are skipped", issue);
+	return ETL_OK;
+}
+
 static int tx_dev_status(struct etl_tx *tx)
 {
 	static const char *const names[] = { "issueId", "issue_id", NULL };
@@ -503,6 +540,8 @@ static int tx_dev_status(struct etl_tx *tx)
 				 "issue (request params or URL)");
 		goto out;
 	}
+	if ((rc = issue_loaded(tx, issue)) != ETL_OK)
+		goto out;
 	/* The issue was answered, even with no pull request. */
 	etl_tx_row(tx, &jira_t_links);
 	etl_tx_set_str(tx, LK_issue_external_id, issue);
