@@ -19,6 +19,8 @@ struct etl_db {
 	struct etl_db_error err;
 	char *msg, *detail, *hint, *context;   /* owned by err */
 	bool demote_retryable;   /* first try in etl_db_in_txn */
+	char **prepared;         /* names of etl_db_exec_named() statements */
+	size_t nprepared;
 };
 
 struct etl_db_res {
@@ -245,6 +247,9 @@ void etl_db_close(struct etl_db *db)
 	if (db->pg)
 		PQfinish(db->pg);
 	clear_error(db);
+	for (size_t i = 0; i < db->nprepared; i++)
+		free(db->prepared[i]);
+	free(db->prepared);
 	free(db);
 }
 
@@ -261,24 +266,12 @@ static struct etl_db_res *wrap(PGresult *r)
 	return res;
 }
 
-struct etl_db_res *etl_db_exec_full(struct etl_db *db, const char *sql,
-				    const char *const *vals, const int *lens,
-				    int n, int flags, int *why)
+/* The result of an exec: wrapped, or NULL after reporting. */
+static struct etl_db_res *check(struct etl_db *db, PGresult *r, const char *sql, int flags,
+				int *why)
 {
-	int *formats = NULL;
-	PGresult *r;
-	ExecStatusType st;
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
-	clear_error(db);
-	if (lens) {
-		formats = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*formats));
-		for (int i = 0; i < n; i++)
-			formats[i] = lens[i] >= 0;
-	}
-	r = PQexecParams(db->pg, sql, n, NULL, vals, lens, formats,
-			 (flags & ETL_DB_BINARY) ? 1 : 0);
-	free(formats);
-	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 		if (r && st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR) {
 			/* COPY started through exec: a misuse, end it. */
@@ -299,6 +292,61 @@ struct etl_db_res *etl_db_exec_full(struct etl_db *db, const char *sql,
 		return NULL;
 	}
 	return wrap(r);
+}
+
+static int *formats_of(const int *lens, int n)
+{
+	int *formats = NULL;
+
+	if (lens) {
+		formats = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*formats));
+		for (int i = 0; i < n; i++)
+			formats[i] = lens[i] >= 0;
+	}
+	return formats;
+}
+
+struct etl_db_res *etl_db_exec_full(struct etl_db *db, const char *sql,
+				    const char *const *vals, const int *lens,
+				    int n, int flags, int *why)
+{
+	int *formats = formats_of(lens, n);
+	PGresult *r;
+
+	clear_error(db);
+	r = PQexecParams(db->pg, sql, n, NULL, vals, lens, formats,
+			 (flags & ETL_DB_BINARY) ? 1 : 0);
+	free(formats);
+	return check(db, r, sql, flags, why);
+}
+
+struct etl_db_res *etl_db_exec_named(struct etl_db *db, const char *name, const char *sql,
+				     const char *const *vals, const int *lens, int n,
+				     int flags, int *why)
+{
+	struct etl_db_res *res;
+	int *formats;
+	PGresult *r;
+	size_t i;
+
+	for (i = 0; i < db->nprepared; i++)
+		if (!strcmp(db->prepared[i], name))
+			break;
+	if (i == db->nprepared) {
+		clear_error(db);
+		res = check(db, PQprepare(db->pg, name, sql, n, NULL), sql, flags, why);
+		if (!res)
+			return NULL;
+		etl_db_clear(res);
+		db->prepared = xrealloc(db->prepared, (db->nprepared + 1) * sizeof(*db->prepared));
+		db->prepared[db->nprepared++] = xstrdup(name);
+	}
+	formats = formats_of(lens, n);
+	clear_error(db);
+	r = PQexecPrepared(db->pg, name, n, vals, lens, formats,
+			   (flags & ETL_DB_BINARY) ? 1 : 0);
+	free(formats);
+	return check(db, r, sql, flags, why);
 }
 
 struct etl_db_res *etl_db_exec(struct etl_db *db, const char *sql,

@@ -70,6 +70,17 @@ struct etl_db_res *etl_db_exec_full(struct etl_db *db, const char *sql,
 				    const char *const *vals, const int *lens,
 				    int n, int flags, int *why);
 /*
+ * Run @sql like etl_db_exec_full(), as the prepared statement @name of this
+ * connection: prepared on first use, then run again without being parsed
+ * and planned (what a stage's one-query-per-message path wants: a third
+ * of the time for an indexed lookup).  @name always goes with the same
+ * @sql; statements live as long as the connection.
+ */
+struct etl_db_res *etl_db_exec_named(struct etl_db *db, const char *name, const char *sql,
+				     const char *const *vals, const int *lens, int n,
+				     int flags, int *why);
+
+/*
  * Run a script of several statements with no parameters (schema files
  * only; never with values in it) in the simple query protocol.
  * 0 ok, -1 after reporting (or silently with ETL_DB_QUIET).

@@ -114,16 +114,20 @@ struct entity_table {
 	const char *by_key;     /* the natural key messages carry */
 	const char *by_alt;     /* another name for it (provider id, "owner/repo#12"), or NULL */
 	const char *page;       /* reindex: rows in id order */
+	const char *key_stmt, *alt_stmt;   /* their prepared statements' names */
 };
 
 /* In reindex order: the small catalog tables first. */
 static const struct entity_table tables[] = {
-	{ "projects", "JIRA", sql_proj_key, sql_proj_ext, sql_proj_page },
-	{ "wits", "JIRA", sql_wit_key, NULL, sql_wit_page },
-	{ "statuses", "JIRA", sql_st_key, NULL, sql_st_page },
-	{ "work_items", "JIRA", sql_wi_key, sql_wi_ext, sql_wi_page },
-	{ "repositories", "GITHUB", sql_repo_key, sql_repo_ext, sql_repo_page },
-	{ "prs", "GITHUB", sql_pr_key, sql_pr_ext, sql_pr_page },
+	{ "projects", "JIRA", sql_proj_key, sql_proj_ext, sql_proj_page,
+	  "embed_projects_key", "embed_projects_alt" },
+	{ "wits", "JIRA", sql_wit_key, NULL, sql_wit_page, "embed_wits_key", NULL },
+	{ "statuses", "JIRA", sql_st_key, NULL, sql_st_page, "embed_statuses_key", NULL },
+	{ "work_items", "JIRA", sql_wi_key, sql_wi_ext, sql_wi_page,
+	  "embed_work_items_key", "embed_work_items_alt" },
+	{ "repositories", "GITHUB", sql_repo_key, sql_repo_ext, sql_repo_page,
+	  "embed_repositories_key", "embed_repositories_alt" },
+	{ "prs", "GITHUB", sql_pr_key, sql_pr_ext, sql_pr_page, "embed_prs_key", "embed_prs_alt" },
 };
 
 static const struct entity_table *table_find(const char *name)
@@ -289,10 +293,11 @@ static void split_bridge(struct item *it, const char *b)
 	free(copy);
 }
 
-/* Run one entity query; the rows become items (caller frees). */
-static int load_items(struct embed_ctx *c, const char *sql, int64_t tenant, const char *key,
-		      int64_t integration, int64_t after, int limit, struct item **out,
-		      size_t *n, int *why)
+/* Run one entity query (a prepared statement when @stmt names one); the
+ * rows become items (caller frees). */
+static int load_items(struct embed_ctx *c, const char *stmt, const char *sql, int64_t tenant,
+		      const char *key, int64_t integration, int64_t after, int limit,
+		      struct item **out, size_t *n, int *why)
 {
 	char tn[24], in[24], af[24], lim[16];
 	const char *vals[5];
@@ -309,7 +314,8 @@ static int load_items(struct embed_ctx *c, const char *sql, int64_t tenant, cons
 	vals[2] = integration ? in : NULL;
 	vals[3] = af;
 	vals[4] = lim;
-	res = etl_db_exec(c->db, sql, vals, 5, why);
+	res = stmt ? etl_db_exec_named(c->db, stmt, sql, vals, NULL, 5, 0, why) :
+		etl_db_exec(c->db, sql, vals, 5, why);
 	if (!res)
 		return -1;
 	rows = etl_db_nrows(res);
@@ -491,18 +497,28 @@ static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
 				 "wits, statuses, prs, repositories", table ? table : "");
 			status = "unsupported";
 		} else {
-			if (load_items(c, t->by_key, m->tenant_id, key, integration, 0, 100,
-				       &it, &n, &why) < 0)
+			if (load_items(c, t->key_stmt, t->by_key, m->tenant_id, key, integration,
+				       0, 100, &it, &n, &why) < 0)
 				goto dbfail;
 			if (!n && t->by_alt) {
 				items_free(it, n);
 				it = NULL;
-				if (load_items(c, t->by_alt, m->tenant_id, key, integration, 0, 100,
-					       &it, &n, &why) < 0)
+				if (load_items(c, t->alt_stmt, t->by_alt, m->tenant_id, key,
+					       integration, 0, 100, &it, &n, &why) < 0)
 					goto dbfail;
 			}
 			if (!n) {
-				status = "missing";
+				size_t gone = 0;
+
+				/* Gone from its table (or soft-deleted): so are its vectors. */
+				if (c->store->ops->forget(c->store, c->db, m->tenant_id, t->name, key,
+							  &gone, &why) < 0) {
+					etl_stage_set_reason(st, "%s %s: %s", t->name, key,
+							     c->store->reason);
+					db_failed(c, why);
+					goto out;
+				}
+				status = gone ? "deleted" : "missing";
 				c->missing++;
 			} else if (embed_items(c, t, m->tenant_id, it, n, false, &done, reason,
 					       sizeof(reason), &why) < 0) {
@@ -791,7 +807,8 @@ int etl_embed_reindex(const struct etl_embed_opts *o, int64_t tenant, const char
 				etl_warn("interrupted: rerun to continue the reindex");
 				goto done;
 			}
-			if (load_items(&c, t->page, tenant, NULL, 0, after, batch, &it, &n, &why) < 0)
+			if (load_items(&c, NULL, t->page, tenant, NULL, 0, after, batch, &it, &n,
+				       &why) < 0)
 				goto done;
 			if (!n) {
 				items_free(it, n);

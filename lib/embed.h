@@ -18,8 +18,10 @@
  *
  * One result line per message goes to the next stage (stdout or
  * --to-queue): the common fields and {"table", "external_id", "status":
- * "embedded" | "unchanged" | "missing" | "unsupported" | "completion"}, with
- * "job_completed" on last_job_item.
+ * "embedded" | "unchanged" | "deleted" | "missing" | "unsupported" |
+ * "completion"}, with "job_completed" on last_job_item.  An entity no
+ * longer in its table (or soft-deleted) loses its vectors and bridge rows
+ * ("deleted"; "missing" when there were none).
  *
  * Tables and sources: work_items, projects, wits, statuses (JIRA);
  * prs, repositories (GITHUB).

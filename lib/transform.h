@@ -20,9 +20,12 @@
  *     raw rows marked processed), or with --dry-run one NDJSON line per row
  *     on the output, {"table": T, "key": K, "row": {...}}, and nothing
  *     written anywhere;
- *  4. last_item: the provider's finish_step (reconcile), then one embedding
- *     message per entity the step touched in this run (etl_transform_keys,
- *     kind 'embed', token + step), first/last flags recomputed over them,
+ *  4. the step's end: a last_item message is parked (etl_transform_finish,
+ *     share/sql/0013); whichever worker then commits the step's last
+ *     pending raw row claims it (in a pipe: at once) and runs the
+ *     provider's finish_step (reconcile), then emits one embedding message
+ *     per entity the step touched in this run (etl_transform_keys, kind
+ *     'embed', token + step), first/last flags recomputed over them,
  *     last_job_item on the last one when the input had it; none: one
  *     completion message with the input's flags; then the stage set
  *     finished.  Embedding messages are the input message with the raw

@@ -239,7 +239,7 @@ int etl_vstore_bridge_put(struct etl_db *db, const struct etl_vmeta *m,
 		vals[5 + i] = a[i].buf;
 		lens[5 + i] = (int)a[i].len;
 	}
-	res = etl_db_exec_full(db, sql_bridge_put, vals, lens, 12, 0, why);
+	res = etl_db_exec_named(db, "embed_bridge_put", sql_bridge_put, vals, lens, 12, 0, why);
 	for (int i = 0; i < 7; i++)
 		etl_buf_release(&a[i]);
 	if (!res)

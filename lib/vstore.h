@@ -95,6 +95,10 @@ struct etl_vstore_ops {
 		   const struct etl_vrec *r, size_t n, int *why);
 	int (*search)(struct etl_vstore *s, struct etl_db *db, const struct etl_vquery *q,
 		      struct etl_vhits *out, int *why);
+	/* Remove the vector(s) and bridge row(s) of @tenant's entity @external_id
+	 * of @table (gone from its table, or soft-deleted); *n: how many. */
+	int (*forget)(struct etl_vstore *s, struct etl_db *db, int64_t tenant,
+		      const char *table, const char *external_id, size_t *n, int *why);
 	void (*close)(struct etl_vstore *s);
 };
 

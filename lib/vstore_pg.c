@@ -75,6 +75,13 @@ static const char sql_titles[] =
 	"SELECT id, source_type, table_name, external_id, title FROM vectors "
 	"WHERE tenant_id = $1 AND id = ANY($2::bigint[])";
 
+static const char sql_forget[] =
+	"WITH b AS (DELETE FROM qdrant_vectors WHERE tenant_id = $1 AND table_name = $2 "
+	"    AND external_id = $3 RETURNING 1), "
+	"v AS (DELETE FROM vectors WHERE tenant_id = $1 AND table_name = $2 "
+	"    AND external_id = $3 RETURNING 1) "
+	"SELECT (SELECT count(*) FROM b) + (SELECT count(*) FROM v) AS n";
+
 static int pg_open(struct etl_vstore *s, const struct etl_vstore_opts *o, int *why)
 {
 	(void)s;
@@ -173,7 +180,7 @@ static int pg_put(struct etl_vstore *s, struct etl_db *db, const struct etl_vmet
 	}
 	s->requests++;
 	s->upserts++;
-	res = etl_db_exec_full(db, sql_put, vals, lens, 15, 0, why);
+	res = etl_db_exec_named(db, "embed_pg_put", sql_put, vals, lens, 15, 0, why);
 	if (!res) {
 		snprintf(s->reason, sizeof(s->reason), "cannot store %zu vectors: %s", n,
 			 etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
@@ -354,6 +361,28 @@ out:
 	return ret;
 }
 
+static int pg_forget(struct etl_vstore *s, struct etl_db *db, int64_t tenant,
+		     const char *table, const char *external_id, size_t *n, int *why)
+{
+	char tn[24];
+	const char *vals[3] = { tn, table, external_id };
+	struct etl_db_res *res;
+	int64_t k = 0;
+
+	snprintf(tn, sizeof(tn), "%lld", (long long)tenant);
+	s->requests++;
+	res = etl_db_exec(db, sql_forget, vals, 3, why);
+	if (!res) {
+		snprintf(s->reason, sizeof(s->reason), "cannot remove the vectors of %s %s",
+			 table, external_id);
+		return -1;
+	}
+	etl_db_int64(res, 0, "n", &k);
+	etl_db_clear(res);
+	*n = (size_t)k;
+	return 0;
+}
+
 const struct etl_vstore_ops etl_vstore_pg = {
-	"pg", pg_open, pg_collection, pg_put, pg_search, pg_close
+	"pg", pg_open, pg_collection, pg_put, pg_search, pg_forget, pg_close
 };

@@ -217,6 +217,17 @@ out:
 	return ret;
 }
 
+static void forget_known(struct qdrant *q, const char *name)
+{
+	for (size_t i = 0; i < q->nknown; i++) {
+		if (!strcmp(q->known[i], name)) {
+			free(q->known[i]);
+			q->known[i] = q->known[--q->nknown];
+			return;
+		}
+	}
+}
+
 static void add_str_member(struct etl_buf *b, const char *key, const char *val)
 {
 	etl_buf_addf(b, ",\"%s\":", key);
@@ -267,8 +278,14 @@ static int q_put(struct etl_vstore *s, struct etl_db *db, const struct etl_vmeta
 		}
 		etl_buf_adds(&q->body, "]}");
 		s->upserts++;
-		if (call(s, "PUT", path, &q->body, &resp, 0, why) < 0)
+		if (call(s, "PUT", path, &q->body, &resp, 0, why) < 0) {
+			if (resp.status == 404) {
+				/* Dropped behind our back: make it again on the retry. */
+				forget_known(q, name);
+				*why = ETL_TEMPFAIL;
+			}
 			goto out;
+		}
 	}
 	/* Only now that Qdrant holds every point do the bridge rows say so. */
 	if (etl_vstore_bridge_put(db, m, name, r, n, why) < 0) {
@@ -360,6 +377,65 @@ out:
 	return ret;
 }
 
+static const char sql_points_of[] =
+	"SELECT collection_name, point_id::text AS point_id FROM qdrant_vectors "
+	"WHERE tenant_id = $1 AND table_name = $2 AND external_id = $3 "
+	"ORDER BY collection_name";
+static const char sql_forget_bridge[] =
+	"DELETE FROM qdrant_vectors WHERE tenant_id = $1 AND table_name = $2 "
+	"AND external_id = $3 AND point_id = $4::uuid AND collection_name = $5";
+
+/* Delete the entity's points from the collections its bridge rows name
+ * (wait=true), then those bridge rows: a row never outlives its point
+ * unnoticed, and a point of a collection gone already (404) is gone. */
+static int q_forget(struct etl_vstore *s, struct etl_db *db, int64_t tenant,
+		    const char *table, const char *external_id, size_t *n, int *why)
+{
+	struct qdrant *q = s->priv;
+	struct etl_http_resp r = ETL_HTTP_RESP_INIT;
+	char tn[24], path[192];
+	const char *vals[5] = { tn, table, external_id, NULL, NULL };
+	struct etl_db_res *res, *del;
+	int rows, ret = -1;
+
+	*n = 0;
+	snprintf(tn, sizeof(tn), "%lld", (long long)tenant);
+	res = etl_db_exec(db, sql_points_of, vals, 3, why);
+	if (!res) {
+		snprintf(s->reason, sizeof(s->reason), "cannot read the bridge rows of %s %s",
+			 table, external_id);
+		return -1;
+	}
+	rows = etl_db_nrows(res);
+	for (int i = 0; i < rows; i++) {
+		const char *coll = etl_db_value(res, i, "collection_name");
+		const char *pid = etl_db_value(res, i, "point_id");
+
+		if (!strncmp(coll, "etl_t", 5)) {
+			snprintf(path, sizeof(path), "/collections/%s/points/delete?wait=true", coll);
+			etl_buf_reset(&q->body);
+			etl_buf_addf(&q->body, "{\"points\":[\"%s\"]}", pid);
+			if (call(s, "POST", path, &q->body, &r, 404, why) < 0 && r.status != 404)
+				goto out;
+		}
+		vals[3] = pid;
+		vals[4] = coll;
+		del = etl_db_exec(db, sql_forget_bridge, vals, 5, why);
+		if (!del) {
+			snprintf(s->reason, sizeof(s->reason), "cannot remove the bridge row of %s %s",
+				 table, external_id);
+			goto out;
+		}
+		*n += (size_t)etl_db_affected(del);
+		etl_db_clear(del);
+	}
+	ret = 0;
+out:
+	etl_db_clear(res);
+	etl_http_resp_release(&r);
+	return ret;
+}
+
 const struct etl_vstore_ops etl_vstore_qdrant = {
-	"qdrant", q_open, q_collection, q_put, q_search, q_close
+	"qdrant", q_open, q_collection, q_put, q_search, q_forget, q_close
 };

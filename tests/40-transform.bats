@@ -528,3 +528,9 @@ setup() {
 	run -0 jq -sc 'map(select(.table == "work_items")) | length' <<<"$output"
 	assert_output 300
 }
+
+@test "transform helpers: JSON fit for jsonb, times and dates (unit)" {
+	run -0 "$ETL_UNIT_DIR/test_transform"
+	refute_output --partial "not ok"
+	assert_output --regexp "1\.\.[0-9]+"
+}

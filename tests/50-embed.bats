@@ -203,6 +203,9 @@ PHRASES=(
 	assert_output "$n|$n|$n"
 	run -0 q "SELECT count(*), count(DISTINCT (table_name, record_id)) FROM vectors WHERE tenant_id = 1"
 	assert_output "$n|$n"
+	# With the raw float32 copy that search reads.
+	run -0 q "SELECT count(*) FROM vectors WHERE tenant_id = 1 AND octet_length(embedding_f32) = 4 * dim"
+	assert_output "$n"
 	# Each table's rows all have theirs, with the right source, dimension and provider.
 	run -0 q "SELECT string_agg(table_name || ':' || source_type || ':' || c, ' ' ORDER BY table_name) FROM (
 		SELECT table_name, source_type, count(*) c FROM qdrant_vectors WHERE tenant_id = 1
@@ -260,6 +263,16 @@ PHRASES=(
 	[ "$(head -n1 <<<"$output" | jq -r .external_id)" = PR_kwDOA1 ]
 	run -0 etl-embed search "payment gateway retries a webhook" --tenant 1 --source JIRA --limit 50
 	[ "$(jq -r .table <<<"$output" | grep -c -E '^(prs|repositories)$')" -eq 0 ]
+	# Rows written before 0010 have no float32 copy and are read from the real[]: the same
+	# vectors, the same scores.
+	run -0 etl-embed search "liveness probe kills the search indexer" --tenant 1 --limit 20
+	from_f32=$output
+	q "CREATE TABLE f32_saved AS SELECT id, embedding_f32 FROM vectors WHERE tenant_id = 1;
+		UPDATE vectors SET embedding_f32 = NULL WHERE tenant_id = 1"
+	run -0 etl-embed search "liveness probe kills the search indexer" --tenant 1 --limit 20
+	q "UPDATE vectors v SET embedding_f32 = s.embedding_f32 FROM f32_saved s WHERE v.id = s.id; DROP TABLE f32_saved"
+	[ "$output" = "$from_f32" ] || fail "real[] and float32 differ: $output // $from_f32"
+	[ "$(head -n1 <<<"$output" | jq -r .external_id)" = ALPHA-13 ]
 }
 
 @test "search: NDJSON hits with score, table, external id and title; a table on request" {
@@ -313,6 +326,25 @@ EOF
 	[[ $stderr == *"line 4: invalid embedding message"* ]]
 }
 
+@test "a work item gone from its table loses its vector and bridge row" {
+	q "UPDATE work_items SET deleted_at = now() WHERE tenant_id = 1 AND key = 'ALPHA-15'"
+	run -0 etl-embed <<<"$(grep '"ALPHA-15"' "$BATS_FILE_TMPDIR/m1")"
+	[ "$(jq -r .status <<<"$output")" = deleted ]
+	run -0 q "SELECT (SELECT count(*) FROM qdrant_vectors WHERE tenant_id = 1 AND external_id = 'ALPHA-15')
+		+ (SELECT count(*) FROM vectors WHERE tenant_id = 1 AND external_id = 'ALPHA-15')"
+	assert_output 0
+	run -0 etl-embed search "stale session cookie" --tenant 1 --limit 100
+	! grep -q '"ALPHA-15"' <<<"$output"
+	# Again: nothing left to remove.
+	run -0 etl-embed <<<"$(grep '"ALPHA-15"' "$BATS_FILE_TMPDIR/m1")"
+	[ "$(jq -r .status <<<"$output")" = missing ]
+	# Back in Jira: embedded again.
+	q "UPDATE work_items SET deleted_at = NULL WHERE tenant_id = 1 AND key = 'ALPHA-15'"
+	run -0 etl-embed <<<"$(grep '"ALPHA-15"' "$BATS_FILE_TMPDIR/m1")"
+	[ "$(jq -r .status <<<"$output")" = embedded ]
+	[ "$(q "SELECT count(*) FROM vectors WHERE tenant_id = 1")" -eq 53 ]
+}
+
 @test "job status: running on first_item, finished on last_item, the job completed exactly once" {
 	q "INSERT INTO etl_jobs (id, tenant_id, integration_id, name, status) VALUES (7, 1, 1, 'jira sync',
 		'{\"overall\": \"RUNNING\", \"token\": \"$TOKEN\", \"steps\": {}}')"
@@ -328,10 +360,12 @@ EOF
 	tail -n1 "$BATS_FILE_TMPDIR/m7" >"$BATS_FILE_TMPDIR/last"
 	pids=()
 	for i in 1 2 3 4 5 6 7 8; do
-		etl-embed <"$BATS_FILE_TMPDIR/last" >"$BATS_FILE_TMPDIR/out.$i" 2>&1 &
+		etl-embed <"$BATS_FILE_TMPDIR/last" >"$BATS_FILE_TMPDIR/out.$i" 2>"$BATS_FILE_TMPDIR/err.$i" &
 		pids+=($!)
 	done
-	wait "${pids[@]}"
+	for p in "${pids[@]}"; do
+		wait "$p" || fail "a worker exited $?: $(cat "$BATS_FILE_TMPDIR"/err.*)"
+	done
 	run -0 bash -c "cat $BATS_FILE_TMPDIR/out.* | jq -r .job_completed | sort | uniq -c | awk '{print \$2 \"=\" \$1}' | tr '\n' ' '"
 	assert_output "false=7 true=1 "
 	run -0 q "SELECT status->>'overall', status->>'reset_attempt', status->'reset_deadline' IS NOT NULL,
@@ -476,6 +510,16 @@ EOF
 			jq -c '{points: [{id: "00000000-0000-4000-8000-000000000001", vector: .result.vector, payload: .result.payload}]}')" >/dev/null
 	run -0 etl-embed search "stale session cookie" --tenant 1 --store qdrant --limit 100
 	! grep -q ZALPHA <<<"$output"
+	# An entity gone from its table: its point deleted (wait=true), then its bridge row.
+	q "UPDATE work_items SET deleted_at = now() WHERE tenant_id = 2 AND key = 'ZALPHA-14'"
+	fake_reset "$FAKE_QDRANT_URL"
+	run -0 etl-embed --store qdrant <<<"$(grep '"ZALPHA-14"' "$BATS_FILE_TMPDIR/m2")"
+	[ "$(jq -r .status <<<"$output")" = deleted ]
+	[ "$(fake_count "$FAKE_QDRANT_URL" "POST /collections/etl_t2_d384/points/delete")" -eq 1 ]
+	[ "$(q "SELECT count(*) FROM qdrant_vectors WHERE tenant_id = 2 AND external_id = 'ZALPHA-14'")" -eq 0 ]
+	run -0 etl-embed search "semicolons as separators in the German locale" --tenant 2 --store qdrant --limit 100
+	! grep -q '"ZALPHA-14"' <<<"$output"
+	q "UPDATE work_items SET deleted_at = NULL WHERE tenant_id = 2 AND key = 'ZALPHA-14'"
 }
 
 @test "qdrant: a collection of another dimension is a configuration error" {
@@ -536,4 +580,52 @@ EOF
 	run -0 jq -r '[.message.external_id, .error] | @tsv' <<<"$output"
 	assert_output --regexp "^ALPHA-12	work_items ALPHA-12: embeddings request failed: POST http://127.0.0.1:$port/v1/embeddings: .*Couldn't connect"
 	[ "$(q "SELECT count(*) FROM qdrant_vectors WHERE vector_dim = 20")" -eq 0 ]
+}
+
+@test "end to end from a Jira sync: every work item and mapping row once; a second sync re-embeds nothing" {
+	start_fake_jira
+	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE IF EXISTS embed_e2e" -c "CREATE DATABASE embed_e2e" >/dev/null
+	export PGDATABASE=embed_e2e ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/embed_e2e"
+	etl-job -q migrate
+	export ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" JIRA_TOKEN=ATATT-e2e-token
+	etl-job tenant add acme >/dev/null
+	etl-job integration add --tenant acme --provider jira --base-url "$FAKE_JIRA_URL" \
+		--email etl-test@example.com --token-env JIRA_TOKEN >/dev/null
+	job=$(etl-job create --tenant acme --integration 1 --name "jira sync")
+	etl-job start "$job" | etl-extract | etl-transform | etl-embed >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" ||
+		fail "pipe failed: $(cat "$BATS_TEST_TMPDIR/err")"
+	run -0 jq -r 'select(.table != null) | .table + ":" + .status' "$BATS_TEST_TMPDIR/out"
+	[ "$(sort <<<"$output" | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" = "projects:embedded=3 statuses:embedded=7 wits:embedded=5 work_items:embedded=30 " ]
+	[ "$(jq -r 'select(.last_job_item) | .job_completed' "$BATS_TEST_TMPDIR/out")" = true ]
+	[ "$(q "SELECT status->>'overall' FROM etl_jobs WHERE id = $job")" = FINISHED ]
+	for t in projects wits statuses work_items; do
+		run -0 q "SELECT count(*), count(*) FILTER (WHERE
+			(SELECT count(*) FROM qdrant_vectors b WHERE b.tenant_id = x.tenant_id AND b.table_name = '$t' AND b.record_id = x.id) = 1
+			AND (SELECT count(*) FROM vectors v WHERE v.tenant_id = x.tenant_id AND v.table_name = '$t' AND v.record_id = x.id) = 1)
+			FROM $t x"
+		[ "${output%|*}" -gt 0 ] && [ "${output%|*}" = "${output#*|}" ] || fail "$t: $output"
+	done
+	run -0 etl-embed search "Filter ignores the watermark" --tenant 1 --limit 1
+	[ "$(jq -r .external_id <<<"$output")" = ALPHA-8 ]
+	before=$(q "SELECT md5(string_agg(content_hash || last_updated_at, ',' ORDER BY table_name, record_id)) FROM qdrant_vectors")
+	etl-job start "$job" --force | etl-extract | etl-transform | etl-embed >"$BATS_TEST_TMPDIR/out2" 2>"$BATS_TEST_TMPDIR/err2" ||
+		fail "second pipe failed: $(cat "$BATS_TEST_TMPDIR/err2")"
+	! jq -r .status "$BATS_TEST_TMPDIR/out2" | grep -q embedded
+	[ "$(q "SELECT md5(string_agg(content_hash || last_updated_at, ',' ORDER BY table_name, record_id)) FROM qdrant_vectors")" = "$before" ]
+	[ "$(q "SELECT status->>'overall' FROM etl_jobs WHERE id = $job")" = FINISHED ]
+}
+
+@test "embed units: hash embedder, top-k kernel, binary array parameters" {
+	run -0 "$ETL_UNIT_DIR/test_embed"
+	refute_output --partial "not ok"
+	assert_output --regexp "1\.\.[0-9]+"
+}
+
+@test "etl-embed: the man page is lint-clean and documents every option" {
+	run -0 groff -man -ww -z "$ETL_TEST_ROOT/man/etl-embed.1"
+	assert_output ""
+	for o in $(etl-embed --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "${o//-/\\\\-}" "$ETL_TEST_ROOT/man/etl-embed.1" || fail "man page lacks $o"
+	done
 }
