@@ -129,15 +129,21 @@ int main(int argc, char **argv)
 		case O_TO: o.stage.to_queue = optarg; break;
 		case O_PROVIDER: o.embedder.provider = optarg; break;
 		case O_STORE: o.store.store = optarg; break;
-		case O_DIM: o.embedder.dim = (int)number("dim", optarg, 8, ETL_EMBED_DIM_MAX); break;
+		case O_DIM:
+			o.embedder.dim = (int)number("dim", optarg, 8, ETL_EMBED_DIM_MAX);
+			break;
 		case O_BATCH:
 			o.batch = (int)number("batch", optarg, 1, 10000);
 			o.embedder.batch = o.batch > 2048 ? 2048 : o.batch;
 			o.store.batch = o.batch;
 			break;
-		case O_ATTEMPTS: o.stage.max_attempts = (int)number("max-attempts", optarg, 1, 100); break;
+		case O_ATTEMPTS:
+			o.stage.max_attempts = (int)number("max-attempts", optarg, 1, 100);
+			break;
 		case O_STRICT: o.stage.strict = true; break;
-		case O_IDLE: o.stage.idle_exit_ms = number("idle-exit", optarg, 1, 86400) * 1000; break;
+		case O_IDLE:
+			o.stage.idle_exit_ms = number("idle-exit", optarg, 1, 86400) * 1000;
+			break;
 		case O_TENANT: tenant = number("tenant", optarg, 1, 1L << 62); break;
 		case O_SOURCE:
 			source = etl_embed_source_name(optarg);

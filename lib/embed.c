@@ -45,7 +45,8 @@
 #define PAGE(a) "AND " a ".id > $4::bigint ORDER BY " a ".id LIMIT $5::int"
 #define BY_NOTHING "AND $2::text IS NULL "
 #define NAME_OF(tab, col, a, fk) \
-	"(SELECT " col " FROM " tab " z WHERE z.tenant_id = " a ".tenant_id AND z.id = " a "." fk ")"
+	"(SELECT " col " FROM " tab " z " \
+	"WHERE z.tenant_id = " a ".tenant_id AND z.id = " a "." fk ")"
 
 #define WORK_ITEMS \
 	"SELECT w.id, w.integration_id, w.key AS ext, coalesce(w.summary, w.key) AS title, " \
@@ -259,7 +260,8 @@ static void maybe_analyze(struct embed_ctx *c)
 	res = etl_db_exec_full(c->db, sql_analyze, NULL, NULL, 0, ETL_DB_QUIET, &why);
 	if (!res)
 		etl_warn("cannot refresh the statistics of qdrant_vectors: %s",
-			 etl_db_last_error(c->db)->message ? etl_db_last_error(c->db)->message : "");
+			 etl_db_last_error(c->db)->message ?
+			 etl_db_last_error(c->db)->message : "");
 	etl_db_clear(res);
 }
 
@@ -366,8 +368,10 @@ static int embed_items(struct embed_ctx *c, const struct entity_table *t, int64_
 	for (size_t i = 0; i < n; i++) {
 		sha256_hex(it[i].text, it[i].tlen, it[i].hash);
 		it[i].todo = force || !same(it[i].b_hash, it[i].hash) ||
-			!same(it[i].b_provider, c->provider) || !same(it[i].b_model, c->emb->model) ||
-			(c->emb->dim && (it[i].b_dim != c->emb->dim || !same(it[i].b_collection, coll)));
+			!same(it[i].b_provider, c->provider) ||
+			!same(it[i].b_model, c->emb->model) ||
+			(c->emb->dim && (it[i].b_dim != c->emb->dim ||
+					 !same(it[i].b_collection, coll)));
 		if (!it[i].todo)
 			continue;
 		texts[k] = it[i].text;
@@ -511,8 +515,8 @@ static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
 				size_t gone = 0;
 
 				/* Gone from its table (or soft-deleted): so are its vectors. */
-				if (c->store->ops->forget(c->store, c->db, m->tenant_id, t->name, key,
-							  &gone, &why) < 0) {
+				if (c->store->ops->forget(c->store, c->db, m->tenant_id,
+							  t->name, key, &gone, &why) < 0) {
 					etl_stage_set_reason(st, "%s %s: %s", t->name, key,
 							     c->store->reason);
 					db_failed(c, why);
@@ -817,8 +821,8 @@ int etl_embed_reindex(const struct etl_embed_opts *o, int64_t tenant, const char
 			if (embed_items(&c, t, tenant, it, n, true, &done, reason, sizeof(reason),
 					&why) < 0) {
 				items_free(it, n);
-				etl_error("reindex stopped at %s after id %lld: %s (rerun to continue)",
-					  t->name, (long long)after, reason);
+				etl_error("reindex stopped at %s after id %lld: %s "
+					  "(rerun to continue)", t->name, (long long)after, reason);
 				goto done;
 			}
 			after = it[n - 1].id;

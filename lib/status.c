@@ -44,7 +44,12 @@ static const char sql_set_stage[] =
 	"    || coalesce(status->'steps'->$3::text, '{}') "
 	"    || jsonb_build_object($4::text, $7::text))), "
 	"  last_updated_at = now() "
-	"  WHERE " RUN_GUARD " RETURNING id, tenant_id, status) "
+	"  WHERE " RUN_GUARD
+	/* A worker that took a step's first message may be slower than the
+	 * one that took its last: running never follows finished in a run. */
+	"  AND NOT ($7::text = 'running' AND "
+	"    coalesce(status->'steps'->$3::text->>$4::text, '') = 'finished') "
+	"  RETURNING id, tenant_id, status) "
 	NOTIFY_TAIL;
 
 static const char sql_start[] =

@@ -27,8 +27,11 @@
 /*
  * Set @stage of @step to @state ("running", ...) for job @job_id's run
  * @token (NULL: any run).  The step's entry is created with its order and
- * display name when missing.  Returns 0 updated, 1 no such job or another
- * run's token (nothing changed), -1 after reporting (*why set).
+ * display name when missing.  "running" never replaces "finished" (with
+ * several workers, the one given a step's first message can end after the
+ * one given its last).  Returns 0 updated, 1 no such job, another run's
+ * token or running after finished (nothing changed), -1 after reporting
+ * (*why set).
  */
 int etl_status_set_stage(struct etl_db *db, int64_t job_id, const char *token,
 			 const struct etl_step *step, enum etl_stage stage,

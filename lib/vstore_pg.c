@@ -315,7 +315,8 @@ static int pg_search(struct etl_vstore *s, struct etl_db *db, const struct etl_v
 			ids = xmalloc(cap * sizeof(*ids));
 		}
 		for (int i = 0; i < rows; i++) {
-			const unsigned char *idv = (const unsigned char *)etl_db_value(res, i, "id");
+			const unsigned char *idv =
+				(const unsigned char *)etl_db_value(res, i, "id");
 			const unsigned char *fv =
 				(const unsigned char *)etl_db_value(res, i, "embedding_f32");
 			const unsigned char *ev =

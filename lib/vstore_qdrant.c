@@ -289,8 +289,9 @@ static int q_put(struct etl_vstore *s, struct etl_db *db, const struct etl_vmeta
 	}
 	/* Only now that Qdrant holds every point do the bridge rows say so. */
 	if (etl_vstore_bridge_put(db, m, name, r, n, why) < 0) {
-		snprintf(s->reason, sizeof(s->reason), "cannot record %zu vectors in the bridge: %s",
-			 n, etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
+		snprintf(s->reason, sizeof(s->reason),
+			 "cannot record %zu vectors in the bridge: %s", n,
+			 etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
 		goto out;
 	}
 	ret = 0;
@@ -412,7 +413,8 @@ static int q_forget(struct etl_vstore *s, struct etl_db *db, int64_t tenant,
 		const char *pid = etl_db_value(res, i, "point_id");
 
 		if (!strncmp(coll, "etl_t", 5)) {
-			snprintf(path, sizeof(path), "/collections/%s/points/delete?wait=true", coll);
+			snprintf(path, sizeof(path), "/collections/%s/points/delete?wait=true",
+				 coll);
 			etl_buf_reset(&q->body);
 			etl_buf_addf(&q->body, "{\"points\":[\"%s\"]}", pid);
 			if (call(s, "POST", path, &q->body, &r, 404, why) < 0 && r.status != 404)
@@ -422,8 +424,8 @@ static int q_forget(struct etl_vstore *s, struct etl_db *db, int64_t tenant,
 		vals[4] = coll;
 		del = etl_db_exec(db, sql_forget_bridge, vals, 5, why);
 		if (!del) {
-			snprintf(s->reason, sizeof(s->reason), "cannot remove the bridge row of %s %s",
-				 table, external_id);
+			snprintf(s->reason, sizeof(s->reason),
+				 "cannot remove the bridge row of %s %s", table, external_id);
 			goto out;
 		}
 		*n += (size_t)etl_db_affected(del);

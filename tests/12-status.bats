@@ -72,16 +72,22 @@ status_of() { psql -qAt -c "SELECT $1 FROM etl_jobs WHERE id = 7"; }
 	assert_output finished
 }
 
+@test "running never replaces finished (a slow first-message worker)" {
+	run -1 "$ETL_UNIT_DIR/status_tool" set 7 "$TOKEN" jira_dev_status embedding running
+	run -0 status_of "status->'steps'->'jira_dev_status'->>'embedding'"
+	assert_output finished
+}
+
 @test "every change is notified on etl_job_status with the whole status" {
 	"$ETL_UNIT_DIR/status_tool" listen 2 10000 >"$BATS_TEST_TMPDIR/notes" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	for _ in $(seq 50); do grep -q listening "$BATS_TEST_TMPDIR/err" && break; sleep 0.1; done
-	"$ETL_UNIT_DIR/status_tool" set 7 "$TOKEN" jira_dev_status transform running
+	"$ETL_UNIT_DIR/status_tool" set 7 "$TOKEN" jira_dev_status transform failed
 	"$ETL_UNIT_DIR/status_tool" checkpoint 7 "$TOKEN" '{"step":"jira_issues_with_changelogs","cursor":"abc"}'
 	wait "$pid"
 	run -0 jq -r '[.type, .job_id, .tenant_id, .status.steps.jira_dev_status.transform, (.status.checkpoint.cursor // "-")] | @tsv' "$BATS_TEST_TMPDIR/notes"
-	assert_line --index 0 "$(printf 'job_status_update\t7\t1\trunning\t-')"
-	assert_line --index 1 "$(printf 'job_status_update\t7\t1\trunning\tabc')"
+	assert_line --index 0 "$(printf 'job_status_update\t7\t1\tfailed\t-')"
+	assert_line --index 1 "$(printf 'job_status_update\t7\t1\tfailed\tabc')"
 }
 
 @test "complete: FINISHED, reset deadline in 30 s, exactly once" {

@@ -356,6 +356,10 @@ EOF
 	head -n -1 "$BATS_FILE_TMPDIR/m7" | etl-embed >/dev/null
 	run -0 q "SELECT string_agg(k || '=' || (v->>'embedding'), ' ' ORDER BY k), status->>'overall' FROM etl_jobs, jsonb_each(status->'steps') AS s(k, v) WHERE id = 7 GROUP BY status"
 	assert_output "github_prs_commits_reviews_comments=running github_repositories=finished jira_issues_with_changelogs=finished jira_projects_and_issue_types=finished jira_statuses_and_relationships=finished|RUNNING"
+	# A first message handled after its step's last (another worker was faster): still finished.
+	grep '"jira_issues_with_changelogs"' "$BATS_FILE_TMPDIR/m7" | head -n1 | etl-embed >/dev/null
+	run -0 q "SELECT status->'steps'->'jira_issues_with_changelogs'->>'embedding' FROM etl_jobs WHERE id = 7"
+	assert_output finished
 	# The last message (last_job_item) given to eight processes at once: one completes the job.
 	tail -n1 "$BATS_FILE_TMPDIR/m7" >"$BATS_FILE_TMPDIR/last"
 	pids=()
