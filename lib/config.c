@@ -76,6 +76,20 @@ const char *etl_config_get_or(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
+long etl_config_get_long(const char *name, long def, long min, long max)
+{
+	const char *v = etl_config_get(name);
+	long n;
+
+	if (!v || !*v)
+		return def;
+	if (etl_parse_long(v, min, max, &n) < 0) {
+		etl_warn("ignoring %s='%s': not a number from %ld to %ld", name, v, min, max);
+		return def;
+	}
+	return n;
+}
+
 void etl_config_release(void)
 {
 	for (size_t i = 0; i < nentries; i++) {

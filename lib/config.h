@@ -14,6 +14,9 @@ int etl_config_load(const char *path);
 const char *etl_config_get(const char *name);
 /* Like etl_config_get(), with @def when unset or empty. */
 const char *etl_config_get_or(const char *name, const char *def);
+/* A whole number setting in [min, max]: @def when unset, and (with a
+ * warning naming the setting) when not a number in range. */
+long etl_config_get_long(const char *name, long def, long min, long max);
 void etl_config_release(void);
 
 #endif

@@ -52,20 +52,6 @@ static char *endpoint(const char *base)
 	return etl_buf_detach(&b, NULL);
 }
 
-static long conf_long(const char *name, long def, long min, long max)
-{
-	const char *v = etl_config_get(name);
-	long n;
-
-	if (!v || !*v)
-		return def;
-	if (etl_parse_long(v, min, max, &n) < 0) {
-		etl_warn("ignoring %s='%s': not a number from %ld to %ld", name, v, min, max);
-		return def;
-	}
-	return n;
-}
-
 static int openai_open(struct etl_embedder *e, const struct etl_embedder_opts *o, int *why)
 {
 	struct etl_http_opts ho = ETL_HTTP_OPTS_INIT;
@@ -85,13 +71,13 @@ static int openai_open(struct etl_embedder *e, const struct etl_embedder_opts *o
 		return etl_error("embedding dimension %d out of range", o->dim);
 	}
 	ho.max_retries = o->http_retries >= 0 ? o->http_retries :
-		(int)conf_long("ETL_EMBED_RETRIES", 5, 0, 100);
+		(int)etl_config_get_long("ETL_EMBED_RETRIES", 5, 0, 100);
 	ho.backoff_base_ms = o->backoff_ms > 0 ? o->backoff_ms :
-		conf_long("ETL_EMBED_BACKOFF_MS", 500, 1, 600000);
+		etl_config_get_long("ETL_EMBED_BACKOFF_MS", 500, 1, 600000);
 	ho.max_wait_ms = o->max_wait_ms > 0 ? o->max_wait_ms :
-		conf_long("ETL_EMBED_MAX_WAIT_MS", 60000, 0, 3600000);
+		etl_config_get_long("ETL_EMBED_MAX_WAIT_MS", 60000, 0, 3600000);
 	ho.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms :
-		conf_long("ETL_EMBED_TIMEOUT_MS", 60000, 100, 3600000);
+		etl_config_get_long("ETL_EMBED_TIMEOUT_MS", 60000, 100, 3600000);
 	p = xcalloc(1, sizeof(*p));
 	p->http = etl_http_new(&ho);
 	if (!p->http) {

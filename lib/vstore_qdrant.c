@@ -39,20 +39,6 @@ struct qdrant {
 	struct etl_jdoc doc;
 };
 
-static long conf_long(const char *name, long def, long min, long max)
-{
-	const char *v = etl_config_get(name);
-	long n;
-
-	if (!v || !*v)
-		return def;
-	if (etl_parse_long(v, min, max, &n) < 0) {
-		etl_warn("ignoring %s='%s': not a number from %ld to %ld", name, v, min, max);
-		return def;
-	}
-	return n;
-}
-
 static int q_open(struct etl_vstore *s, const struct etl_vstore_opts *o, int *why)
 {
 	struct etl_http_opts ho = ETL_HTTP_OPTS_INIT;
@@ -67,9 +53,9 @@ static int q_open(struct etl_vstore *s, const struct etl_vstore_opts *o, int *wh
 		return etl_error("ETL_QDRANT_URL must be an http:// or https:// URL");
 	}
 	ho.max_retries = o->http_retries >= 0 ? o->http_retries :
-		(int)conf_long("ETL_QDRANT_RETRIES", 5, 0, 100);
-	ho.backoff_base_ms = conf_long("ETL_QDRANT_BACKOFF_MS", 500, 1, 600000);
-	ho.timeout_ms = conf_long("ETL_QDRANT_TIMEOUT_MS", 60000, 100, 3600000);
+		(int)etl_config_get_long("ETL_QDRANT_RETRIES", 5, 0, 100);
+	ho.backoff_base_ms = etl_config_get_long("ETL_QDRANT_BACKOFF_MS", 500, 1, 600000);
+	ho.timeout_ms = etl_config_get_long("ETL_QDRANT_TIMEOUT_MS", 60000, 100, 3600000);
 	q = xcalloc(1, sizeof(*q));
 	q->http = etl_http_new(&ho);
 	if (!q->http) {
