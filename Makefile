@@ -93,8 +93,10 @@ deps:
 units: $(UNITPROGS)
 
 # Tests find the programs through ETL_BIN_DIR, so one suite serves both builds.
-check: deps all units
-	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_UNIT_DIR=$(CURDIR)/$(OUT)/tests/unit tests/run $(TESTS)
+# Tests also use a benchmark baseline (a raw publisher), so build those too.
+check: deps all units $(BENCHPROGS)
+	@ETL_BIN_DIR=$(CURDIR)/$(BIN) ETL_UNIT_DIR=$(CURDIR)/$(OUT)/tests/unit \
+		ETL_BENCH_DIR=$(CURDIR)/$(OUT)/bench tests/run $(TESTS)
 
 check-asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 check

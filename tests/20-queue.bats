@@ -294,8 +294,8 @@ for line in open(sys.argv[1]):
 @test "etl-queue consume: a body that is not one JSON line is rejected to etl.failed and reported" {
 	purge_all
 	# A raw publisher that does not check anything: the benchmark's baseline.
-	local raw=$ETL_TEST_ROOT/build/bench/queue_bench
-	[ -x "$raw" ] || make -s -C "$ETL_TEST_ROOT" build/bench/queue_bench >/dev/null
+	local raw=${ETL_BENCH_DIR:-$ETL_TEST_ROOT/build/bench}/queue_bench
+	[ -x "$raw" ] || make -s -C "$ETL_TEST_ROOT" "${raw#"$ETL_TEST_ROOT"/}" >/dev/null
 	gen transform 2 >"$W/in"
 	{ sed -n 1p "$W/in"; echo 'not json at all'; sed -n 2p "$W/in"; } |
 		"$raw" publish transform_queue_enterprise 10
