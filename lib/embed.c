@@ -455,6 +455,8 @@ static void add_common(struct etl_buf *b, const struct etl_msg *m)
 static int set_stage(struct embed_ctx *c, struct etl_stage_ctx *st, const struct etl_msg *m,
 		     const char *state, int *why)
 {
+	/* (running never follows finished: another worker may have handled
+	 * the step's last message before this one its first; status.h) */
 	if (etl_status_set_stage(c->db, m->job_id, m->token, m->step, ETL_STAGE_EMBEDDING,
 				 state, why) < 0) {
 		etl_stage_set_reason(st, "cannot set the embedding status of job %lld to %s",
