@@ -15,6 +15,7 @@
 
 #define MAX_REPORTS 10         /* per-message failures reported one by one */
 #define ERROR_HEADER "x-etl-error"
+#define ORIGIN_HEADER "x-etl-queue"   /* set with it by workers (lib/stage.c) */
 #define RETURN_WAIT_MS 1000    /* how long a peek waits for its requeue */
 
 static struct etl_amqp *open_conn(const struct etl_queue_opts *o, int heartbeat, int *rc)
@@ -675,6 +676,24 @@ static void add_str_or_null(struct etl_buf *b, const char *s)
 		etl_buf_adds(b, "null");
 }
 
+/*
+ * Where dead letter @m came from.  The broker's own dead-lettering says so in
+ * x-death; a worker that gives up on a message publishes it here itself
+ * (lib/stage.c), with x-etl-queue instead, and "rejected" is what the broker
+ * would have said of it.
+ */
+static void dlq_origin(const struct etl_amqp_msg *m, char **queue, char **reason,
+		       int64_t *count)
+{
+	if (etl_amqp_msg_death(m, queue, reason, count) == 0 && *queue && **queue)
+		return;
+	free(*queue);
+	free(*reason);
+	*queue = etl_amqp_msg_header(m, ORIGIN_HEADER);
+	*reason = *queue ? xstrdup("rejected") : NULL;
+	*count = *queue ? 1 : 0;
+}
+
 static int dlq_write(void *ctx, const char *queue, const struct etl_amqp_msg *m)
 {
 	struct peek_out *po = ctx;
@@ -685,7 +704,7 @@ static int dlq_write(void *ctx, const char *queue, const struct etl_amqp_msg *m)
 	int rc;
 
 	(void)queue;
-	etl_amqp_msg_death(m, &dq, &reason, &count);
+	dlq_origin(m, &dq, &reason, &count);
 	etl_buf_adds(&b, "{\"queue\":");
 	add_str_or_null(&b, dq);
 	etl_buf_adds(&b, ",\"reason\":");
@@ -772,10 +791,10 @@ int etl_queue_dlq_requeue(const struct etl_queue_opts *o)
 		if (n <= 0)
 			break;
 		taken++;
-		etl_amqp_msg_death(&m, &q, &reason, &cnt);
+		dlq_origin(&m, &q, &reason, &cnt);
 		if (!q || !*q) {
 			/* Left unacked: it goes back when the channel closes. */
-			etl_error("dead letter %llu has no x-death queue; left in '%s'",
+			etl_error("dead letter %llu names no queue it came from; left in '%s'",
 				  (unsigned long long)m.tag, ETL_AMQP_DLQ);
 			orphans++;
 		} else if (etl_amqp_publish(a, "", q, m.body, m.len, NULL, 0, m.tag) < 0) {

@@ -74,11 +74,22 @@ msg() { # SEQ [ACT]
 	run -0 etl-queue consume embedding_queue_free --count 10
 	run -0 jq -r .seq <<<"$output"
 	assert_output "$(printf '1\n4')"
-	run -0 etl-queue dlq list
+	run -0 --separate-stderr etl-queue dlq list
+	dead=$output
 	assert_output --partial "act says data error"
 	assert_output --partial "act says temporary failure"
 	run -0 jq -s length <<<"$output"
 	assert_output 2
+	# They name the queue they came from, so requeue can send them back.
+	run -0 jq -r '[.queue, .reason, .count] | @tsv' <<<"$dead"
+	assert_output "$(printf 'transform_queue_free\trejected\t1\ntransform_queue_free\trejected\t1')"
+	etl-queue purge transform_queue_free >/dev/null
+	run -0 --separate-stderr etl-queue dlq requeue
+	run -0 etl-queue consume transform_queue_free --count 10
+	run -0 jq -r .seq <<<"$output"
+	assert_output "$(printf '2\n3')"
+	run -0 etl-queue dlq list
+	assert_output ""
 }
 
 @test "queue: a worker killed mid-stream loses nothing; SIGTERM finishes the message in hand" {
