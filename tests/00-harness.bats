@@ -562,6 +562,9 @@ PRS_QUERY='query($owner: String!, $name: String!, $first: Int!, $after: String) 
 	assert_success
 	diff -r "$d/jira" "$ETL_FIXTURES_DIR/jira-small"
 	diff -r "$d/github" "$ETL_FIXTURES_DIR/github-small"
+	# The demo's sample data is the same dataset.
+	diff -r "$ETL_TEST_ROOT/share/examples/jira-sample" "$ETL_FIXTURES_DIR/jira-small"
+	diff -r "$ETL_TEST_ROOT/share/examples/github-sample" "$ETL_FIXTURES_DIR/github-small"
 }
 
 @test "gen_jira_dataset: 300 issues with the edge cases the extractors need" {
