@@ -58,23 +58,46 @@ struct etl_amqp {
 static const char *const tiers[] = { "free", "basic", "premium", "enterprise" };
 static const char *const stages[] = { "extraction", "transform", "embedding" };
 
+/*
+ * Delay queues: a classic queue expires messages only at its head, so one
+ * queue for every wait would hold a one-minute wait behind a one-hour one.
+ * With a queue per order of magnitude, a message waits at most its own
+ * queue's time.
+ */
+static const char *const delay_queues[ETL_AMQP_NDELAY_QUEUES] = {
+	"etl.delay.60s", "etl.delay.600s", "etl.delay.3600s",
+};
+static const long delay_ms[ETL_AMQP_NDELAY_QUEUES] = { 60000, 600000, 3600000 };
+
 const char *etl_amqp_queue_name(size_t i)
 {
-	static char names[ETL_AMQP_NQUEUES][48];
+	static char names[ETL_AMQP_NTIER_QUEUES][48];
 
 	if (i >= ETL_AMQP_NQUEUES)
 		return NULL;
 	if (i == ETL_AMQP_NQUEUES - 1)
 		return ETL_AMQP_DLQ;
+	if (i >= ETL_AMQP_NTIER_QUEUES)
+		return delay_queues[i - ETL_AMQP_NTIER_QUEUES];
 	if (!names[i][0])
 		snprintf(names[i], sizeof(names[i]), "%s_queue_%s",
 			 stages[i / 4], tiers[i % 4]);
 	return names[i];
 }
 
+const char *etl_amqp_delay_exchange(long ms, long *max_ms)
+{
+	size_t i = 0;
+
+	while (i + 1 < ETL_AMQP_NDELAY_QUEUES && delay_ms[i] < ms)
+		i++;
+	*max_ms = delay_ms[i];
+	return delay_queues[i];
+}
+
 bool etl_amqp_is_tier_queue(const char *queue)
 {
-	for (size_t i = 0; i + 1 < ETL_AMQP_NQUEUES; i++)
+	for (size_t i = 0; i < ETL_AMQP_NTIER_QUEUES; i++)
 		if (!strcmp(queue, etl_amqp_queue_name(i)))
 			return true;
 	return false;
@@ -497,13 +520,13 @@ static const amqp_table_t *headers_of(const amqp_message_t *msg)
 
 /* ---- topology ---------------------------------------------------------- */
 
-static int declare_exchange(struct etl_amqp *a, const char *name)
+static int declare_exchange(struct etl_amqp *a, const char *name, const char *type)
 {
 	char what[160];
 
 	snprintf(what, sizeof(what), "declare exchange '%s'", name);
 	amqp_exchange_declare(a->conn, CH, amqp_cstring_bytes(name),
-			      amqp_cstring_bytes("direct"), 0, 1, 0, 0, amqp_empty_table);
+			      amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
 	return etl_amqp_check(a, amqp_get_rpc_reply(a->conn), CH, what);
 }
 
@@ -522,6 +545,22 @@ static int declare_queue(struct etl_amqp *a, const char *name, amqp_table_t args
 	return etl_amqp_check(a, amqp_get_rpc_reply(a->conn), CH, what);
 }
 
+/*
+ * A fanout exchange in front, so the message keeps the routing key it was
+ * published with (its home queue's name); no x-dead-letter-routing-key, so
+ * that key routes it home through "etl" when it expires.
+ */
+static int declare_delay_queue(struct etl_amqp *a, const char *name, long ttl_ms)
+{
+	amqp_table_entry_t d[2];
+	amqp_table_t dargs = { 2, d };
+
+	d[0] = entry_long("x-message-ttl", ttl_ms);
+	d[1] = entry_str("x-dead-letter-exchange", ETL_AMQP_EXCHANGE);
+	return declare_exchange(a, name, "fanout") < 0 ? -1 :
+		declare_queue(a, name, dargs, name, "");
+}
+
 int etl_amqp_setup(struct etl_amqp *a, int delivery_limit)
 {
 	amqp_table_entry_t q[4], f[3];
@@ -538,16 +577,19 @@ int etl_amqp_setup(struct etl_amqp *a, int delivery_limit)
 	f[2] = entry_str("x-overflow", "drop-head");
 
 	if (ensure_channel(a, CH) < 0 ||
-	    declare_exchange(a, ETL_AMQP_EXCHANGE) < 0 ||
-	    declare_exchange(a, ETL_AMQP_DLX) < 0 ||
+	    declare_exchange(a, ETL_AMQP_EXCHANGE, "direct") < 0 ||
+	    declare_exchange(a, ETL_AMQP_DLX, "direct") < 0 ||
 	    declare_queue(a, ETL_AMQP_DLQ, fargs, ETL_AMQP_DLX, ETL_AMQP_DLQ_KEY) < 0)
 		return -1;
-	for (size_t i = 0; i + 1 < ETL_AMQP_NQUEUES; i++) {
+	for (size_t i = 0; i < ETL_AMQP_NTIER_QUEUES; i++) {
 		const char *name = etl_amqp_queue_name(i);
 
 		if (declare_queue(a, name, qargs, ETL_AMQP_EXCHANGE, name) < 0)
 			return -1;
 	}
+	for (size_t i = 0; i < ETL_AMQP_NDELAY_QUEUES; i++)
+		if (declare_delay_queue(a, delay_queues[i], delay_ms[i]) < 0)
+			return -1;
 	return 0;
 }
 
@@ -782,6 +824,15 @@ int etl_amqp_publish(struct etl_amqp *a, const char *exchange, const char *key,
 		     const struct etl_amqp_header *hdrs, size_t nhdrs,
 		     uint64_t cookie)
 {
+	return etl_amqp_publish_expiring(a, exchange, key, body, len, hdrs, nhdrs, 0, cookie);
+}
+
+int etl_amqp_publish_expiring(struct etl_amqp *a, const char *exchange, const char *key,
+			      const void *body, size_t len,
+			      const struct etl_amqp_header *hdrs, size_t nhdrs,
+			      long expiration_ms, uint64_t cookie)
+{
+	char expiration[24];
 	amqp_basic_properties_t p;
 	amqp_table_entry_t e[MAX_HEADERS + 1];
 	amqp_bytes_t b = { len, (void *)body };
@@ -805,6 +856,11 @@ int etl_amqp_publish(struct etl_amqp *a, const char *exchange, const char *key,
 	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
 	p.content_type = amqp_cstring_bytes("application/json");
 	p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	if (expiration_ms > 0) {
+		snprintf(expiration, sizeof(expiration), "%ld", expiration_ms);
+		p._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+		p.expiration = amqp_cstring_bytes(expiration);
+	}
 	if (n) {
 		p._flags |= AMQP_BASIC_HEADERS_FLAG;
 		p.headers.num_entries = (int)n;

@@ -33,12 +33,25 @@
 #define ETL_AMQP_DLQ "etl.failed"
 #define ETL_AMQP_DLQ_KEY "failed"
 #define ETL_AMQP_DELIVERY_LIMIT 5
-#define ETL_AMQP_NQUEUES 13          /* 3 stages x 4 tiers + etl.failed */
+#define ETL_AMQP_NTIER_QUEUES 12     /* 3 stages x 4 tiers */
+#define ETL_AMQP_NDELAY_QUEUES 3     /* etl.delay.60s, .600s, .3600s */
+/* Every queue of the topology: tier queues, delay queues, etl.failed. */
+#define ETL_AMQP_NQUEUES (ETL_AMQP_NTIER_QUEUES + ETL_AMQP_NDELAY_QUEUES + 1)
 #define ETL_AMQP_QUEUE_MAX 128       /* longest queue name we handle, + 1 */
 
-/* Name of the @i-th queue of the topology (0..ETL_AMQP_NQUEUES-1); the
- * last one is etl.failed.  Static storage. */
+/* Name of the @i-th queue of the topology (0..ETL_AMQP_NQUEUES-1): the
+ * tier queues, then the delay queues, the last one etl.failed.  Static
+ * storage. */
 const char *etl_amqp_queue_name(size_t i);
+/*
+ * The delay exchange for a wait of @ms: the one of the shortest delay
+ * queue that holds a message that long (the longest when none does).
+ * Each delay queue expires messages after its own time at most, and
+ * dead-letters them to exchange "etl" with the routing key they were
+ * published with: published with its queue's name, a message goes back
+ * to that queue when it expires.  *max_ms gets the queue's time.
+ */
+const char *etl_amqp_delay_exchange(long ms, long *max_ms);
 /* True if @queue is one of the twelve tier queues. */
 bool etl_amqp_is_tier_queue(const char *queue);
 
@@ -91,9 +104,11 @@ const char *etl_amqp_url_redacted(const struct etl_amqp *a);
 /*
  * Declare the exchanges and queues idempotently: exchange "etl" (direct),
  * the twelve tier queues (quorum, x-delivery-limit @delivery_limit,
- * dead-lettering to etl.dlx/"failed"), bound with their own names, and
+ * dead-lettering to etl.dlx/"failed"), bound with their own names,
  * etl.dlx (direct) to etl.failed (classic: TTL one day, 1000 messages at
- * most, oldest dropped first).  A queue that exists with other arguments
+ * most, oldest dropped first), and each delay queue etl.delay.Ns (classic,
+ * x-message-ttl N s, dead-lettering to "etl") behind its own fanout
+ * exchange of the same name.  A queue that exists with other arguments
  * is reported (PRECONDITION_FAILED) and -1 is returned.
  */
 int etl_amqp_setup(struct etl_amqp *a, int delivery_limit);
@@ -144,6 +159,11 @@ int etl_amqp_publish(struct etl_amqp *a, const char *exchange, const char *key,
 		     const void *body, size_t len,
 		     const struct etl_amqp_header *hdrs, size_t nhdrs,
 		     uint64_t cookie);
+/* The same with a per-message expiration of @expiration_ms (> 0). */
+int etl_amqp_publish_expiring(struct etl_amqp *a, const char *exchange, const char *key,
+			      const void *body, size_t len,
+			      const struct etl_amqp_header *hdrs, size_t nhdrs,
+			      long expiration_ms, uint64_t cookie);
 /* Wait until every outstanding publish has an outcome.  0 / -1. */
 int etl_amqp_flush(struct etl_amqp *a);
 /* Publishes still waiting for their confirm. */

@@ -880,9 +880,10 @@ int etl_queue_count_total(const struct etl_queue_opts *o, FILE *out, long *total
 		fprintf(out, "%-28s %10s\n", "QUEUE", "MESSAGES");
 	for (size_t i = 0; i + 1 < ETL_AMQP_NQUEUES; i++) {
 		const char *q = etl_amqp_queue_name(i);
-		const char *tier = strrchr(q, '_') + 1;
+		const char *tier = strrchr(q, '_');
 
-		if (o->tier && strcmp(o->tier, tier))
+		/* Delay queues hold every tier's messages: always counted. */
+		if (o->tier && tier && strcmp(o->tier, tier + 1))
 			continue;
 		c.n = 0;
 		rc = peek_queue(&pk, q, -1, count_one, &c);

@@ -31,7 +31,7 @@ struct etl_queue_opts {
 
 /* Declare exchanges and queues idempotently. */
 int etl_queue_setup(const struct etl_queue_opts *o);
-/* Messages and consumers of the 13 queues, on @out. */
+/* Messages and consumers of every queue of the topology, on @out. */
 int etl_queue_stats(const struct etl_queue_opts *o, FILE *out);
 /*
  * Publish the NDJSON lines of @in to @queue (exchange "etl", or etl.dlx

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct etl_stage_ctx {
 	struct fifo_item *head, *tail;  /* stdin mode: ETL_DEST_SELF messages */
 	long confirm_failures;        /* publishes not confirmed since the last check */
 	char reason[512];
+	long retry_after_ms;          /* the current message's wish, 0: none */
 	int status;                   /* the worst outcome so far */
 	long handled, failed;
 };
@@ -41,6 +43,17 @@ static void on_confirm(void *ctx, uint64_t cookie, enum etl_amqp_outcome outcome
 		etl_error("a message was not accepted by the broker: %s (%s)",
 			  etl_amqp_outcome_name(outcome), why ? why : "no reason given");
 	}
+}
+
+void etl_stage_retry_after(struct etl_stage_ctx *st, long ms)
+{
+	st->retry_after_ms = ms;
+}
+
+/* A worker's failure that is better parked than retried at once. */
+static bool wants_parking(const struct etl_stage_ctx *st)
+{
+	return st->o.from_queue && st->retry_after_ms >= st->o.park_min_ms;
 }
 
 bool etl_stage_is_worker(const struct etl_stage_ctx *st)
@@ -148,6 +161,7 @@ static int handle(struct etl_stage_ctx *st, const char *line, size_t len)
 	etl_log_set_job((long)m.job_id, m.token);
 	for (int attempt = 1; ; attempt++) {
 		st->reason[0] = '\0';
+		st->retry_after_ms = 0;
 		ensure_publisher(st);
 		rc = st->fn(st, &m, st->ctx);
 		if (rc == ETL_OK)
@@ -155,7 +169,7 @@ static int handle(struct etl_stage_ctx *st, const char *line, size_t len)
 		else
 			confirm_outputs(st);
 		if (!retryable(rc) || !st->o.from_queue || attempt >= st->o.max_attempts ||
-		    etl_stop_requested)
+		    etl_stop_requested || wants_parking(st))
 			break;
 		long wait = st->o.backoff_ms << (attempt - 1 < 10 ? attempt - 1 : 10);
 		etl_warn("attempt %d of %d failed (%s); retrying in %ld ms", attempt,
@@ -266,6 +280,42 @@ static int dead_letter(struct etl_stage_ctx *st, const struct etl_amqp_msg *am)
 	return etl_amqp_reject(st->sub, am->tag, false);
 }
 
+#define PARKS_HEADER "x-etl-parked"
+
+/*
+ * Park @am until st->retry_after_ms has passed: a confirmed copy to the
+ * delay queue, routed back to our queue by its name, then the ack.  If
+ * the copy is not confirmed the message goes back to the queue instead.
+ */
+static int park(struct etl_stage_ctx *st, const struct etl_amqp_msg *am)
+{
+	char *seen = etl_amqp_msg_header(am, PARKS_HEADER), count[24];
+	long parks = 0, max_ms;
+	const char *exchange = etl_amqp_delay_exchange(st->retry_after_ms, &max_ms);
+	long wait = st->retry_after_ms < max_ms ? st->retry_after_ms : max_ms;
+	const struct etl_amqp_header h[] = {
+		{ PARKS_HEADER, count },
+		{ "x-etl-error", st->reason },
+	};
+
+	if (seen)
+		etl_parse_long(seen, 0, LONG_MAX, &parks);
+	free(seen);
+	if (parks >= ETL_STAGE_MAX_PARKS) {
+		etl_stage_set_reason(st, "%s (parked %ld times: giving up)", st->reason, parks);
+		return dead_letter(st, am);
+	}
+	snprintf(count, sizeof(count), "%ld", parks + 1);
+	etl_warn("%s; parked for %ld s in '%s' (%ld of %d)", *st->reason ? st->reason :
+		 "temporary failure", (wait + 999) / 1000, exchange, parks + 1,
+		 ETL_STAGE_MAX_PARKS);
+	if (etl_amqp_publish_expiring(st->amqp, exchange, st->o.from_queue, am->body, am->len,
+				      h, ETL_ARRAY_SIZE(h), wait, 0) == 0 &&
+	    confirm_outputs(st) == 0)
+		return etl_amqp_ack(st->sub, am->tag, false);
+	return etl_amqp_nack(st->sub, am->tag, false, true);
+}
+
 static int run_queue(struct etl_stage_ctx *st)
 {
 	int64_t idle_since = etl_now_ms();
@@ -303,6 +353,8 @@ static int run_queue(struct etl_stage_ctx *st)
 			etl_amqp_ack(st->sub, am.tag, false);
 		else if (retryable(rc) && etl_stop_requested)
 			etl_amqp_nack(st->sub, am.tag, false, true);
+		else if (retryable(rc) && wants_parking(st))
+			park(st, &am);
 		else if (rc == ETL_DATAERR || retryable(rc))
 			dead_letter(st, &am);
 		else {
@@ -329,6 +381,8 @@ int etl_stage_run(const struct etl_stage_opts *o, etl_stage_fn *fn, void *ctx)
 		st.o.max_attempts = 1;
 	if (st.o.backoff_ms <= 0)
 		st.o.backoff_ms = 1000;
+	if (st.o.park_min_ms <= 0)
+		st.o.park_min_ms = 10000;
 	st.fn = fn;
 	st.ctx = ctx;
 	st.in = o->in ? o->in : stdin;

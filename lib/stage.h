@@ -12,6 +12,12 @@
  *  - temporary failures (ETL_TEMPFAIL, ETL_UNAVAIL) are retried with
  *    backoff up to max_attempts, then dead-lettered (queue) or end the run
  *    with that status (stdin: the work is checkpointed, rerun later);
+ *  - a failure that asks for a long wait (etl_stage_retry_after(), a rate
+ *    limit past --max-wait) is parked in a worker: published to the delay
+ *    queue that fits the wait (lib/amqp.h), which sends it back to its
+ *    queue when the wait is over, and acked; after ETL_STAGE_MAX_PARKS
+ *    parkings it is dead-lettered instead.  The worker goes on with other
+ *    messages meanwhile, and a kill loses nothing;
  *  - SIGTERM/SIGINT: the message in hand is finished, then the loop ends 0.
  *
  * Emitting: what a handler emits is delivered at once (stdout is flushed
@@ -44,8 +50,10 @@ struct etl_stage_opts {
 	size_t max_bytes;          /* 0: ETL_MSG_MAX_DEFAULT */
 	FILE *in, *out;            /* NULL: stdin, stdout */
 	long idle_exit_ms;         /* queue: end (0) after this long with no message; 0 never */
+	long park_min_ms;          /* queue: park waits this long or longer; 0: 10 s */
 };
-#define ETL_STAGE_OPTS_INIT { ETL_STAGE_ANY, NULL, NULL, NULL, 10, 5, 1000, false, 0, NULL, NULL, 0 }
+#define ETL_STAGE_OPTS_INIT { ETL_STAGE_ANY, NULL, NULL, NULL, 10, 5, 1000, false, 0, NULL, \
+	NULL, 0, 0 }
 
 enum etl_dest {
 	ETL_DEST_NEXT,   /* the next stage: stdout or --to-queue */
@@ -73,6 +81,15 @@ int etl_stage_emit(struct etl_stage_ctx *st, enum etl_dest dest, const char *lin
 int etl_stage_emit_msg(struct etl_stage_ctx *st, enum etl_dest dest, const struct etl_msg *m);
 /* The reason for the current message's failure (also logged as an error). */
 void etl_stage_set_reason(struct etl_stage_ctx *st, const char *fmt, ...) ETL_PRINTF(2, 3);
+/*
+ * The current message's temporary failure should not be retried before
+ * @ms: a worker parks it when that is opts.park_min_ms or more, rather
+ * than retrying it at once (on stdin nothing changes).
+ */
+void etl_stage_retry_after(struct etl_stage_ctx *st, long ms);
+/* Parkings of one message before it is dead-lettered: two days of hourly
+ * rate-limit windows. */
+#define ETL_STAGE_MAX_PARKS 48
 /* True when input comes from a queue (a long-lived worker). */
 bool etl_stage_is_worker(const struct etl_stage_ctx *st);
 

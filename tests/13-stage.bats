@@ -10,8 +10,13 @@ setup_file() {
 
 teardown_file() { stop_all; }
 
+teardown() {
+	[ -z "$WORKER" ] || kill -KILL "$WORKER" 2>/dev/null || true
+}
+
 setup() {
 	load test_helper
+	WORKER=
 	ECHO="$ETL_UNIT_DIR/stage_echo"
 	T=6f0fa209-3c3e-4e21-9bbe-ecff52563b61
 }
@@ -89,6 +94,37 @@ msg() { # SEQ [ACT]
 	run -0 jq -r .seq <<<"$output"
 	assert_output "$(printf '2\n3')"
 	run -0 etl-queue dlq list
+	assert_output ""
+}
+
+@test "queue: a message that must wait is parked in a delay queue, not held or dead-lettered" {
+	etl-queue purge transform_queue_free >/dev/null
+	etl-queue purge embedding_queue_free >/dev/null
+	etl-queue dlq purge >/dev/null
+	until=$(( $(date +%s%3N) + 2500 ))
+	{ msg 1 | jq -c --argjson u "$until" '. + {act: "wait", until: $u}'; msg 2; } |
+		etl-queue publish transform_queue_free
+	"$ECHO" --from-queue transform_queue_free --to-queue embedding_queue_free \
+		--park-min 1000 --idle 6000 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	WORKER=$pid
+	# While it waits, it is in the one-minute delay queue, and the worker goes on.
+	for _ in $(seq 40); do
+		n=$(etl-queue stats | jq -r 'select(.queue == "etl.delay.60s") | .messages')
+		[ "$n" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$n" = 1 ]
+	run -0 etl-queue consume embedding_queue_free --count 1 --timeout 5
+	[ "$(jq -r .seq <<<"$output")" = 2 ]
+	# When its time is up it comes back to its queue and is handled.
+	run -0 etl-queue consume embedding_queue_free --count 1 --timeout 10
+	[ "$(jq -r '[.seq, .echoed] | @tsv' <<<"$output")" = "$(printf '1\ttrue')" ]
+	[ "$(date +%s%3N)" -ge "$until" ]
+	kill -TERM "$pid"
+	wait "$pid"
+	grep -q "act says wait; parked for 3 s in 'etl.delay.60s' (1 of 48)" "$BATS_TEST_TMPDIR/err"
+	run -0 --separate-stderr etl-queue dlq list
 	assert_output ""
 }
 

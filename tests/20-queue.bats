@@ -74,14 +74,14 @@ messages() {
 	run -64 --separate-stderr etl-queue consume q --count many
 }
 
-@test "etl-queue setup: twice succeeds; stats shows the 13 queues, empty, as NDJSON" {
+@test "etl-queue setup: twice succeeds; stats shows the 16 queues, empty, as NDJSON" {
 	purge_all
 	run -0 --separate-stderr etl-queue setup
 	run -0 --separate-stderr etl-queue setup
 	run -0 --separate-stderr etl-queue stats
-	[ "${#lines[@]}" -eq 13 ]
+	[ "${#lines[@]}" -eq 16 ]
 	run -0 jq -s -c 'map(.queue) | sort' <<<"$output"
-	assert_output '["embedding_queue_basic","embedding_queue_enterprise","embedding_queue_free","embedding_queue_premium","etl.failed","extraction_queue_basic","extraction_queue_enterprise","extraction_queue_free","extraction_queue_premium","transform_queue_basic","transform_queue_enterprise","transform_queue_free","transform_queue_premium"]'
+	assert_output '["embedding_queue_basic","embedding_queue_enterprise","embedding_queue_free","embedding_queue_premium","etl.delay.3600s","etl.delay.600s","etl.delay.60s","etl.failed","extraction_queue_basic","extraction_queue_enterprise","extraction_queue_free","extraction_queue_premium","transform_queue_basic","transform_queue_enterprise","transform_queue_free","transform_queue_premium"]'
 	run -0 bash -c 'etl-queue stats | jq -s -c "(map(.messages) | add), (map(.consumers) | add)"'
 	assert_output $'0\n0'
 }
@@ -324,7 +324,8 @@ for line in open(sys.argv[1]):
 	assert_output $'["extraction_queue_free",35,null]\n["transform_queue_free",11,null]\n[null,null,46]'
 	run -0 --separate-stderr etl-queue count --token "$T2" --tier enterprise
 	run -0 jq -c '[.queue, .messages, .total]' <<<"$output"
-	assert_output $'["extraction_queue_enterprise",0,null]\n["transform_queue_enterprise",0,null]\n["embedding_queue_enterprise",40,null]\n[null,null,40]'
+	# Parked messages of every tier wait in the delay queues: counted too.
+	assert_output $'["extraction_queue_enterprise",0,null]\n["transform_queue_enterprise",0,null]\n["embedding_queue_enterprise",40,null]\n["etl.delay.60s",0,null]\n["etl.delay.600s",0,null]\n["etl.delay.3600s",0,null]\n[null,null,40]'
 	# Seven more counts: more than x-delivery-limit (5) returns.  Nothing may
 	# be dead-lettered; messages on their last attempt move to the back, in order.
 	for i in 1 2 3 4 5 6 7; do

@@ -3,8 +3,10 @@
  * emitted downstream with "echoed": true, unless its "act" says otherwise:
  *   "data" -> fails ETL_DATAERR     "temp" -> fails ETL_TEMPFAIL
  *   "self" -> also emits a copy to this stage with "act":"done"
+ *   "wait" -> fails ETL_TEMPFAIL, to be retried after its "until" (epoch
+ *             ms), until then
  * Usage: stage_echo [--from-queue Q] [--to-queue Q] [--strict] [--idle MS]
- *                   [--attempts N]
+ *                   [--attempts N] [--park-min MS]
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -17,10 +19,16 @@
 static int echo(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 {
 	char *act = etl_msg_get_str(m, "act");
+	int64_t until;
 	int rc = ETL_OK;
 
 	(void)ctx;
-	if (act && !strcmp(act, "data")) {
+	if (act && !strcmp(act, "wait") && etl_msg_get_i64(m, "until", &until) == 0 &&
+	    until > etl_wall_ms()) {
+		etl_stage_set_reason(st, "act says wait");
+		etl_stage_retry_after(st, (long)(until - etl_wall_ms()));
+		rc = ETL_TEMPFAIL;
+	} else if (act && !strcmp(act, "data")) {
 		etl_stage_set_reason(st, "act says data error");
 		rc = ETL_DATAERR;
 	} else if (act && !strcmp(act, "temp")) {
@@ -51,6 +59,7 @@ int main(int argc, char **argv)
 		{ "strict", no_argument, NULL, 's' },
 		{ "idle", required_argument, NULL, 'i' },
 		{ "attempts", required_argument, NULL, 'a' },
+		{ "park-min", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 } };
 	struct etl_stage_opts o = ETL_STAGE_OPTS_INIT;
 	long v;
@@ -65,6 +74,7 @@ int main(int argc, char **argv)
 		case 's': o.strict = true; break;
 		case 'i': if (etl_parse_long(optarg, 0, 600000, &v) == 0) o.idle_exit_ms = v; break;
 		case 'a': if (etl_parse_long(optarg, 1, 100, &v) == 0) o.max_attempts = (int)v; break;
+		case 'p': if (etl_parse_long(optarg, 1, 600000, &v) == 0) o.park_min_ms = v; break;
 		default: return ETL_USAGE;
 		}
 	return etl_exit(etl_stage_run(&o, echo, NULL));
