@@ -47,18 +47,6 @@ static const char usage[] =
 enum { O_FROM = 256, O_TO, O_PROVIDER, O_STORE, O_DIM, O_BATCH, O_ATTEMPTS, O_STRICT,
        O_TENANT, O_SOURCE, O_LIMIT, O_TABLE, O_RESTART, O_IDLE };
 
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	long v;
-
-	if (etl_parse_long(arg, min, max, &v) < 0) {
-		etl_error("option '--%s' needs a number from %ld to %ld, not '%s'",
-			  opt, min, max, arg);
-		etl_usage(usage, ETL_USAGE);
-	}
-	return v;
-}
-
 /* The first operand, when it is "search" or "reindex", taken out of argv
  * (options may come before it: etl-embed -v search ...). */
 static const char *subcommand(const struct option *lo, int argc, char **argv)
@@ -130,21 +118,26 @@ int main(int argc, char **argv)
 		case O_PROVIDER: o.embedder.provider = optarg; break;
 		case O_STORE: o.store.store = optarg; break;
 		case O_DIM:
-			o.embedder.dim = (int)number("dim", optarg, 8, ETL_EMBED_DIM_MAX);
+			o.embedder.dim = (int)etl_cli_number("dim", optarg, 8, ETL_EMBED_DIM_MAX,
+							     usage);
 			break;
 		case O_BATCH:
-			o.batch = (int)number("batch", optarg, 1, 10000);
+			o.batch = (int)etl_cli_number("batch", optarg, 1, 10000, usage);
 			o.embedder.batch = o.batch > 2048 ? 2048 : o.batch;
 			o.store.batch = o.batch;
 			break;
 		case O_ATTEMPTS:
-			o.stage.max_attempts = (int)number("max-attempts", optarg, 1, 100);
+			o.stage.max_attempts = (int)etl_cli_number("max-attempts", optarg, 1, 100,
+								   usage);
 			break;
 		case O_STRICT: o.stage.strict = true; break;
 		case O_IDLE:
-			o.stage.idle_exit_ms = number("idle-exit", optarg, 1, 86400) * 1000;
+			o.stage.idle_exit_ms =
+				etl_cli_number("idle-exit", optarg, 1, 86400, usage) * 1000;
 			break;
-		case O_TENANT: tenant = number("tenant", optarg, 1, 1L << 62); break;
+		case O_TENANT:
+			tenant = etl_cli_number("tenant", optarg, 1, 1L << 62, usage);
+			break;
 		case O_SOURCE:
 			source = etl_embed_source_name(optarg);
 			if (!source) {
@@ -152,7 +145,7 @@ int main(int argc, char **argv)
 				etl_usage(usage, ETL_USAGE);
 			}
 			break;
-		case O_LIMIT: limit = number("limit", optarg, 1, 10000); break;
+		case O_LIMIT: limit = etl_cli_number("limit", optarg, 1, 10000, usage); break;
 		case O_TABLE: table = true; break;
 		case O_RESTART: restart = true; break;
 		case ':':

@@ -79,18 +79,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	long v;
-
-	if (etl_parse_long(arg, min, max, &v) < 0) {
-		etl_error("option '--%s' needs a number from %ld to %ld, not '%s'",
-			  opt, min, max, arg);
-		etl_usage(usage, ETL_USAGE);
-	}
-	return v;
-}
-
 static long seconds_ms(const char *arg)
 {
 	char *end;
@@ -117,20 +105,28 @@ static unsigned parse(struct etl_queue_opts *o, int argc, char **argv, bool *hel
 		case 'h': *help = true; break;
 		case 'U': o->url = optarg; break;
 		case O_LIMIT:
-			o->delivery_limit = (int)number("delivery-limit", optarg, 1, 1000);
+			o->delivery_limit = (int)etl_cli_number("delivery-limit", optarg, 1, 1000,
+								usage);
 			break;
-		case O_WINDOW: o->window = (size_t)number("window", optarg, 1, 65535); break;
+		case O_WINDOW:
+			o->window = (size_t)etl_cli_number("window", optarg, 1, 65535, usage);
+			break;
 		case O_MAXB:
-			o->max_bytes = (size_t)number("max-bytes", optarg, 1, 512L << 20);
+			o->max_bytes = (size_t)etl_cli_number("max-bytes", optarg, 1, 512L << 20,
+							      usage);
 			break;
-		case O_SKIP: o->skip = number("skip", optarg, 0, LONG_MAX); break;
+		case O_SKIP:
+			o->skip = etl_cli_number("skip", optarg, 0, LONG_MAX, usage);
+			break;
 		case O_STRICT: o->strict = true; break;
-		case O_COUNT: o->count = number("count", optarg, 0, LONG_MAX); break;
+		case O_COUNT:
+			o->count = etl_cli_number("count", optarg, 0, LONG_MAX, usage);
+			break;
 		case O_REQUEUE: o->requeue = true; break;
 		case O_TIMEOUT: o->timeout_ms = seconds_ms(optarg); break;
 		case O_FOLLOW: o->timeout_ms = -1; break;
 		case O_PREFETCH:
-			o->prefetch = (unsigned)number("prefetch", optarg, 1, 65535);
+			o->prefetch = (unsigned)etl_cli_number("prefetch", optarg, 1, 65535, usage);
 			break;
 		case O_TOKEN: o->token = optarg; break;
 		case O_TIER: o->tier = optarg; break;

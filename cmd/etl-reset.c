@@ -35,18 +35,6 @@ static const char usage[] =
 
 enum { O_INTERVAL = 0x100, O_STUCK, O_REQUEUE, O_URL, O_LIMIT };
 
-static long number(const char *opt, const char *arg, long min, long max)
-{
-	long v;
-
-	if (etl_parse_long(arg, min, max, &v) < 0) {
-		etl_error("option '--%s' needs a number from %ld to %ld, not '%s'",
-			  opt, min, max, arg);
-		etl_usage(usage, ETL_USAGE);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -75,8 +63,13 @@ int main(int argc, char **argv)
 		case 'd': o.dsn = optarg; continue;
 		case O_URL: o.amqp_url = optarg; continue;
 		case O_REQUEUE: o.requeue = true; continue;
-		case O_INTERVAL: o.interval_ms = number("interval", optarg, 1, 86400) * 1000; continue;
-		case O_LIMIT: o.delivery_limit = (int)number("delivery-limit", optarg, 1, 1000); continue;
+		case O_INTERVAL:
+			o.interval_ms = etl_cli_number("interval", optarg, 1, 86400, usage) * 1000;
+			continue;
+		case O_LIMIT:
+			o.delivery_limit = (int)etl_cli_number("delivery-limit", optarg, 1, 1000,
+							       usage);
+			continue;
 		case O_STUCK:
 			if (etl_reset_parse_age(optarg, &o.stuck_s) < 0) {
 				etl_error("invalid age '%s' for --stuck (90, 30m, 2h, 1d)", optarg);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "util.h"
 
 void etl_usage(const char *usage, int code)
 {
@@ -48,6 +49,19 @@ int etl_cli_common(int c, const char *arg, const char *usage)
 		return 1;
 	}
 	return 0;
+}
+
+long etl_cli_number(const char *opt, const char *arg, long min, long max,
+		    const char *usage)
+{
+	long v;
+
+	if (etl_parse_long(arg, min, max, &v) < 0) {
+		etl_error("option '--%s' needs a number from %ld to %ld, not '%s'",
+			  opt, min, max, arg);
+		etl_usage(usage, ETL_USAGE);
+	}
+	return v;
 }
 
 void etl_not_implemented(const char *usage, int argc, char **argv)

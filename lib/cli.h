@@ -19,6 +19,13 @@ _Noreturn void etl_version(void);
  * Returns 1 if handled, 0 if @c is not a common option.
  */
 int etl_cli_common(int c, const char *arg, const char *usage);
+/*
+ * The value of the numeric option --@opt (its name without dashes): @arg
+ * as a whole number from @min to @max, or else "option '--@opt' needs a
+ * number from @min to @max, not '@arg'" and etl_usage(@usage, ETL_USAGE).
+ */
+long etl_cli_number(const char *opt, const char *arg, long min, long max,
+		    const char *usage);
 
 #define ETL_CLI_COMMON_SHORT "hVvq"
 #define ETL_CLI_COMMON_LONG \

@@ -142,27 +142,9 @@ static int fail(struct etl_embedder *e, int code, int *why, const char *fmt, ...
 	return -1;
 }
 
-/* The service's own words from an error body, if any: {"error": {"message": ...}}. */
-static void error_message(struct openai *p, const struct etl_buf *body, char *out, size_t n)
-{
-	char err[64];
-	uint32_t msg;
-
-	out[0] = '\0';
-	if (!body->len || etl_jdoc_parse(&p->doc, body->buf, body->len, err, sizeof(err)) < 0)
-		return;
-	msg = etl_jdoc_path(&p->doc, ETL_JDOC_ROOT, "error.message");
-	if (!msg)
-		msg = etl_jdoc_get(&p->doc, ETL_JDOC_ROOT, "message");
-	if (etl_jdoc_kind(&p->doc, msg) == ETL_JSON_STRING) {
-		struct etl_buf scratch = ETL_BUF_INIT;
-		size_t len;
-		const char *s = etl_jdoc_str(&p->doc, msg, &scratch, &len);
-
-		snprintf(out, n, ": %.*s", (int)(len > 200 ? 200 : len), s);
-		etl_buf_release(&scratch);
-	}
-}
+/* Where the service's own words are in an error body: {"error": {"message":
+ * ...}}, else a top-level "message". */
+static const char *const error_paths[] = { "error.message", "message", NULL };
 
 static int openai_embed(struct etl_embedder *e, const char *const *texts, const size_t *lens,
 			size_t n, float **out, int *why)
@@ -193,7 +175,8 @@ static int openai_embed(struct etl_embedder *e, const char *const *texts, const 
 	if (etl_http_request(p->http, "POST", p->url, p->body.buf, p->body.len, &r) < 0) {
 		int code = r.why ? r.why : ETL_UNAVAIL;
 
-		error_message(p, &r.body, said, sizeof(said));
+		etl_jdoc_error_words(&p->doc, r.body.buf, r.body.len, error_paths, said,
+				     sizeof(said));
 		if (code == ETL_DATAERR && (r.status == 401 || r.status == 403 || r.status == 404))
 			code = ETL_CONFIG;
 		fail(e, code, why, "embeddings request failed: %s%s", r.error, said);

@@ -238,50 +238,6 @@ fail:
 	return NULL;
 }
 
-/* Columns of display width (UTF-8 code points). */
-static size_t width(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-/* A table on a terminal, NDJSON (column "json") otherwise. */
-static void print(const struct etl_db_res *r, bool json, const char *const *cols,
-		  const char *const *heads, size_t ncols)
-{
-	size_t w[8] = { 0 };
-	int n = etl_db_nrows(r);
-
-	if (json) {
-		for (int i = 0; i < n; i++)
-			printf("%s\n", etl_db_value(r, i, "json"));
-		return;
-	}
-	for (size_t c = 0; c < ncols; c++) {
-		w[c] = width(heads[c]);
-		for (int i = 0; i < n; i++) {
-			const char *v = etl_db_value(r, i, cols[c]);
-
-			if (width(v ? v : "-") > w[c])
-				w[c] = width(v ? v : "-");
-		}
-	}
-	for (int i = -1; i < n; i++)
-		for (size_t c = 0; c < ncols; c++) {
-			const char *v = i < 0 ? heads[c] : etl_db_value(r, i, cols[c]);
-
-			if (!v)
-				v = "-";
-			if (c + 1 == ncols)
-				printf("%s\n", v);
-			else
-				printf("%s%*s  ", v, (int)(w[c] - width(v)), "");
-		}
-}
-
 /* --- fields */
 
 static int fields_list(struct etl_jobcli *cli, int argc, char **argv)
@@ -303,7 +259,7 @@ static int fields_list(struct etl_jobcli *cli, int argc, char **argv)
 
 	r = etl_db_exec(db, sql_fields_list, vals, 2, &code);
 	if (r) {
-		print(r, o.json, cols, heads, ETL_ARRAY_SIZE(cols));
+		etl_jobcli_print_rows(r, o.json, cols, heads, ETL_ARRAY_SIZE(cols));
 		if (etl_db_nrows(r) == 0)
 			etl_warn("no custom field discovered for integration %s yet: run "
 				 "the jira_projects_and_issue_types step", o.integration);
@@ -456,7 +412,7 @@ static int status_list(struct etl_jobcli *cli, int argc, char **argv)
 
 	r = etl_db_exec(db, sql_status_list, vals, 2, &code);
 	if (r) {
-		print(r, o.json, cols, heads, ETL_ARRAY_SIZE(cols));
+		etl_jobcli_print_rows(r, o.json, cols, heads, ETL_ARRAY_SIZE(cols));
 		code = ETL_OK;
 	}
 	etl_db_clear(r);

@@ -208,13 +208,15 @@ static size_t width(const char *s)
 	return n;
 }
 
+/* The table of etl_jobcli_print_rows(): each column as wide as its widest
+ * cell, two spaces between columns, none after the last. */
 static void print_table(const struct etl_db_res *r, const char *const *cols,
 			const char *const *heads, size_t ncols)
 {
-	size_t w[16] = { 0 };
+	size_t *w = xcalloc(ncols ? ncols : 1, sizeof(*w));
 	int nrows = etl_db_nrows(r);
 
-	for (size_t c = 0; c < ncols && c < ETL_ARRAY_SIZE(w); c++) {
+	for (size_t c = 0; c < ncols; c++) {
 		w[c] = width(heads[c]);
 		for (int i = 0; i < nrows; i++) {
 			const char *v = etl_db_value(r, i, cols[c]);
@@ -225,7 +227,7 @@ static void print_table(const struct etl_db_res *r, const char *const *cols,
 		}
 	}
 	for (int i = -1; i < nrows; i++)
-		for (size_t c = 0; c < ncols && c < ETL_ARRAY_SIZE(w); c++) {
+		for (size_t c = 0; c < ncols; c++) {
 			const char *v = i < 0 ? heads[c] : etl_db_value(r, i, cols[c]);
 
 			if (!v)
@@ -235,12 +237,19 @@ static void print_table(const struct etl_db_res *r, const char *const *cols,
 			else
 				printf("%s%*s  ", v, (int)(w[c] - width(v)), "");
 		}
+	free(w);
 }
 
-static void print_ndjson(const struct etl_db_res *r)
+void etl_jobcli_print_rows(const struct etl_db_res *r, bool json,
+			   const char *const *cols, const char *const *heads,
+			   size_t ncols)
 {
-	for (int i = 0; i < etl_db_nrows(r); i++)
-		printf("%s\n", etl_db_value(r, i, "json"));
+	if (json) {
+		for (int i = 0; i < etl_db_nrows(r); i++)
+			printf("%s\n", etl_db_value(r, i, "json"));
+		return;
+	}
+	print_table(r, cols, heads, ncols);
 }
 
 /* migrate */
@@ -332,10 +341,7 @@ static int tenant_list(struct etl_jobcli *cli, int argc, char **argv)
 		return code;
 	r = etl_tenant_list(db, &code);
 	if (r != NULL) {
-		if (json)
-			print_ndjson(r);
-		else
-			print_table(r, cols, heads, ETL_ARRAY_SIZE(cols));
+		etl_jobcli_print_rows(r, json, cols, heads, ETL_ARRAY_SIZE(cols));
 		etl_db_clear(r);
 		code = ETL_OK;
 	}
@@ -609,10 +615,7 @@ static int integration_list(struct etl_jobcli *cli, int argc, char **argv)
 		return code;
 	r = etl_integration_list(db, 0, tenant, &code);
 	if (r != NULL) {
-		if (json)
-			print_ndjson(r);
-		else
-			print_table(r, cols, heads, ETL_ARRAY_SIZE(cols));
+		etl_jobcli_print_rows(r, json, cols, heads, ETL_ARRAY_SIZE(cols));
 		etl_db_clear(r);
 		code = ETL_OK;
 	}
@@ -754,14 +757,4 @@ int etl_jobcli_integration(struct etl_jobcli *cli, int argc, char **argv)
 
 	return etl_jobcli_dispatch(cli, cmds, ETL_ARRAY_SIZE(cmds), "integration",
 				   usage_integration, argc - 1, argv + 1);
-}
-
-void etl_jobcli_print_rows(const struct etl_db_res *r, bool json,
-			   const char *const *cols, const char *const *heads,
-			   size_t ncols)
-{
-	if (json)
-		print_ndjson(r);
-	else
-		print_table(r, cols, heads, ncols);
 }

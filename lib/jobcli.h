@@ -45,9 +45,11 @@ int etl_jobcli_usage_error(const char *usage, const char *path);
 
 struct etl_db_res;
 /*
- * For commands in other files: the rows of @r as an aligned table of
- * @cols under @heads (a NULL value shows as "-"), or with @json the
- * column "json" of each row, one per line.
+ * How every etl-job listing prints (tenant, integration, job list, runs,
+ * fields, status-map): the rows of @r as an aligned table of @cols under
+ * @heads (columns as wide as their widest cell in UTF-8 code points, two
+ * spaces apart; a NULL value shows as "-"), or with @json the column
+ * "json" of each row, one per line.
  */
 void etl_jobcli_print_rows(const struct etl_db_res *r, bool json,
 			   const char *const *cols, const char *const *heads,

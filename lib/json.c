@@ -614,6 +614,26 @@ bool etl_jdoc_str_eq(const struct etl_jdoc *d, uint32_t node, const char *s)
 	return key_is(d, node, s, strlen(s));
 }
 
+void etl_jdoc_error_words(struct etl_jdoc *d, const char *body, size_t len,
+			  const char *const *paths, char *out, size_t n)
+{
+	struct etl_buf scratch = ETL_BUF_INIT;
+	char err[64];
+	uint32_t v = 0;
+	const char *s;
+	size_t sl;
+
+	out[0] = '\0';
+	if (!len || etl_jdoc_parse(d, body, len, err, sizeof(err)) < 0)
+		return;
+	for (; *paths && !v; paths++)
+		v = etl_jdoc_path(d, ETL_JDOC_ROOT, *paths);
+	s = etl_jdoc_str(d, v, &scratch, &sl);
+	if (s)
+		snprintf(out, n, ": %.*s", (int)(sl > 200 ? 200 : sl), s);
+	etl_buf_release(&scratch);
+}
+
 int etl_jdoc_i64(const struct etl_jdoc *d, uint32_t node, int64_t *out)
 {
 	const struct etl_jnode *n = &d->n[node];

@@ -133,6 +133,15 @@ const char *etl_jdoc_str(const struct etl_jdoc *d, uint32_t node, struct etl_buf
 			 size_t *len);
 char *etl_jdoc_strdup(const struct etl_jdoc *d, uint32_t node);  /* caller frees */
 bool etl_jdoc_str_eq(const struct etl_jdoc *d, uint32_t node, const char *s);
+/*
+ * For an error message: what a service said in its error response @body
+ * (@len bytes, borrowed), as ": <text>" in @out (the text cut at 200
+ * bytes), from the first of @paths (dot-separated, NULL-terminated) the
+ * body has; "" when the body is empty or not JSON or that value is not a
+ * string.  Parses into @d, dropping what it held.
+ */
+void etl_jdoc_error_words(struct etl_jdoc *d, const char *body, size_t len,
+			  const char *const *paths, char *out, size_t n);
 /* Integers, also from strings of digits ("10627"). 0 ok, -1 otherwise. */
 int etl_jdoc_i64(const struct etl_jdoc *d, uint32_t node, int64_t *out);
 int etl_jdoc_num(const struct etl_jdoc *d, uint32_t node, double *out);

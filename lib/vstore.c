@@ -174,74 +174,85 @@ void etl_pgarr_uuid(struct etl_buf *b, const char *text)
 /* ----------------------------------------------------------- bridge table */
 
 static const char sql_bridge_put[] =
-	"INSERT INTO qdrant_vectors (tenant_id, table_name, record_id, external_id, "
-	"  point_id, collection_name, source_type, integration_id, content_hash, "
-	"  vector_dim, embedding_provider, embedding_model) "
+	ETL_VSTORE_BRIDGE_INSERT
 	"SELECT $1, r.table_name, r.record_id, r.external_id, r.point_id, $2, "
 	"  r.source_type, r.integration_id, r.content_hash, $3, $4, $5 "
 	"FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::uuid[], "
 	"  $11::bigint[], $12::text[]) "
 	"  AS r(record_id, table_name, source_type, external_id, point_id, "
 	"       integration_id, content_hash) "
-	"ON CONFLICT (tenant_id, table_name, record_id) DO UPDATE SET "
-	"  external_id = excluded.external_id, point_id = excluded.point_id, "
-	"  collection_name = excluded.collection_name, "
-	"  source_type = excluded.source_type, integration_id = excluded.integration_id, "
-	"  content_hash = excluded.content_hash, vector_dim = excluded.vector_dim, "
-	"  embedding_provider = excluded.embedding_provider, "
-	"  embedding_model = excluded.embedding_model, last_updated_at = now()";
+	ETL_VSTORE_BRIDGE_ON_CONFLICT;
+
+void etl_vstore_params_init(struct etl_vstore_params *p, const struct etl_vrec *r,
+			    size_t n)
+{
+	bool has_null = false;
+
+	for (int i = 0; i < ETL_VSTORE_PARAMS_NARR; i++)
+		p->arr[i] = (struct etl_buf)ETL_BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		has_null |= r[i].integration_id == 0;
+	etl_pgarr_begin(&p->arr[0], ETL_OID_INT8, n, false);
+	etl_pgarr_begin(&p->arr[1], ETL_OID_TEXT, n, false);
+	etl_pgarr_begin(&p->arr[2], ETL_OID_TEXT, n, false);
+	etl_pgarr_begin(&p->arr[3], ETL_OID_TEXT, n, false);
+	etl_pgarr_begin(&p->arr[4], ETL_OID_UUID, n, false);
+	etl_pgarr_begin(&p->arr[5], ETL_OID_INT8, n, has_null);
+	etl_pgarr_begin(&p->arr[6], ETL_OID_TEXT, n, false);
+	for (size_t i = 0; i < n; i++) {
+		etl_pgarr_int8(&p->arr[0], r[i].record_id);
+		etl_pgarr_text(&p->arr[1], r[i].table_name);
+		etl_pgarr_text(&p->arr[2], r[i].source_type);
+		etl_pgarr_text(&p->arr[3], r[i].external_id);
+		etl_pgarr_uuid(&p->arr[4], r[i].point_id);
+		if (r[i].integration_id)
+			etl_pgarr_int8(&p->arr[5], r[i].integration_id);
+		else
+			etl_pgarr_null(&p->arr[5]);
+		etl_pgarr_text(&p->arr[6], r[i].content_hash);
+	}
+}
+
+int etl_vstore_params_bind(struct etl_vstore_params *p, const struct etl_vmeta *m,
+			   const char *collection, int narr)
+{
+	snprintf(p->tenant, sizeof(p->tenant), "%lld", (long long)m->tenant_id);
+	snprintf(p->dim, sizeof(p->dim), "%d", m->dim);
+	p->vals[0] = p->tenant;
+	p->vals[1] = collection;
+	p->vals[2] = p->dim;
+	p->vals[3] = m->provider;
+	p->vals[4] = m->model;
+	for (int i = 0; i < 5; i++)
+		p->lens[i] = -1;
+	for (int i = 0; i < narr; i++) {
+		p->vals[5 + i] = p->arr[i].buf;
+		p->lens[5 + i] = (int)p->arr[i].len;
+	}
+	return 5 + narr;
+}
+
+void etl_vstore_params_release(struct etl_vstore_params *p)
+{
+	for (int i = 0; i < ETL_VSTORE_PARAMS_NARR; i++)
+		etl_buf_release(&p->arr[i]);
+}
 
 int etl_vstore_bridge_put(struct etl_db *db, const struct etl_vmeta *m,
 			  const char *collection, const struct etl_vrec *r, size_t n,
 			  int *why)
 {
-	struct etl_buf a[7] = { ETL_BUF_INIT, ETL_BUF_INIT, ETL_BUF_INIT, ETL_BUF_INIT,
-				ETL_BUF_INIT, ETL_BUF_INIT, ETL_BUF_INIT };
-	const char *vals[12];
-	int lens[12];
-	char tenant[24], dim[16];
+	struct etl_vstore_params p;
 	struct etl_db_res *res;
-	bool has_null = false;
+	int np;
 
 	if (!n)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		has_null |= r[i].integration_id == 0;
-	etl_pgarr_begin(&a[0], ETL_OID_INT8, n, false);
-	etl_pgarr_begin(&a[1], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[2], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[3], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[4], ETL_OID_UUID, n, false);
-	etl_pgarr_begin(&a[5], ETL_OID_INT8, n, has_null);
-	etl_pgarr_begin(&a[6], ETL_OID_TEXT, n, false);
-	for (size_t i = 0; i < n; i++) {
-		etl_pgarr_int8(&a[0], r[i].record_id);
-		etl_pgarr_text(&a[1], r[i].table_name);
-		etl_pgarr_text(&a[2], r[i].source_type);
-		etl_pgarr_text(&a[3], r[i].external_id);
-		etl_pgarr_uuid(&a[4], r[i].point_id);
-		if (r[i].integration_id)
-			etl_pgarr_int8(&a[5], r[i].integration_id);
-		else
-			etl_pgarr_null(&a[5]);
-		etl_pgarr_text(&a[6], r[i].content_hash);
-	}
-	snprintf(tenant, sizeof(tenant), "%lld", (long long)m->tenant_id);
-	snprintf(dim, sizeof(dim), "%d", m->dim);
-	vals[0] = tenant;
-	vals[1] = collection;
-	vals[2] = dim;
-	vals[3] = m->provider;
-	vals[4] = m->model;
-	for (int i = 0; i < 5; i++)
-		lens[i] = -1;
-	for (int i = 0; i < 7; i++) {
-		vals[5 + i] = a[i].buf;
-		lens[5 + i] = (int)a[i].len;
-	}
-	res = etl_db_exec_named(db, "embed_bridge_put", sql_bridge_put, vals, lens, 12, 0, why);
-	for (int i = 0; i < 7; i++)
-		etl_buf_release(&a[i]);
+	etl_vstore_params_init(&p, r, n);
+	np = etl_vstore_params_bind(&p, m, collection, ETL_VSTORE_BRIDGE_NARR);
+	res = etl_db_exec_named(db, "embed_bridge_put", sql_bridge_put, p.vals, p.lens, np,
+				0, why);
+	etl_vstore_params_release(&p);
 	if (!res)
 		return etl_error("cannot record %zu vectors in the bridge table", n);
 	etl_db_clear(res);

@@ -31,8 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 struct etl_db;
-struct etl_buf;
 
 /* One vector to store, with what identifies and describes its entity. */
 struct etl_vrec {
@@ -144,6 +145,66 @@ void etl_pgarr_text(struct etl_buf *b, const char *s);   /* NULL: SQL NULL */
 void etl_pgarr_null(struct etl_buf *b);
 void etl_pgarr_float4s(struct etl_buf *b, const float *v, size_t n);
 void etl_pgarr_uuid(struct etl_buf *b, const char *text);  /* canonical text form */
+
+/*
+ * The SQL the two bridge statements (below) share around their own
+ * SELECT: the columns they write, and what writing a record again
+ * updates.
+ */
+#define ETL_VSTORE_BRIDGE_INSERT \
+	"INSERT INTO qdrant_vectors (tenant_id, table_name, record_id, external_id, " \
+	"  point_id, collection_name, source_type, integration_id, content_hash, " \
+	"  vector_dim, embedding_provider, embedding_model) "
+#define ETL_VSTORE_BRIDGE_ON_CONFLICT \
+	"ON CONFLICT (tenant_id, table_name, record_id) DO UPDATE SET " \
+	"  external_id = excluded.external_id, point_id = excluded.point_id, " \
+	"  collection_name = excluded.collection_name, " \
+	"  source_type = excluded.source_type, integration_id = excluded.integration_id, " \
+	"  content_hash = excluded.content_hash, vector_dim = excluded.vector_dim, " \
+	"  embedding_provider = excluded.embedding_provider, " \
+	"  embedding_model = excluded.embedding_model, last_updated_at = now()"
+
+/*
+ * The parameters of a bridge upsert, built in one place for the two
+ * statements that write bridge rows: etl_vstore_bridge_put()'s, and the
+ * pg store's put, which writes the vectors rows and the same bridge rows
+ * in one statement (so its parameters start alike).  $1 tenant_id,
+ * $2 collection_name, $3 vector_dim, $4 provider and $5 model go as
+ * text; then one binary array per bridge column, an element per record:
+ * $6 record_id, $7 table_name, $8 source_type, $9 external_id,
+ * $10 point_id, $11 integration_id (0: NULL) and $12 content_hash.  A
+ * statement with more columns fills the arrays after these itself,
+ * arr[ETL_VSTORE_BRIDGE_NARR] on for $13 on.
+ *
+ *	struct etl_vstore_params p;
+ *	etl_vstore_params_init(&p, r, n);
+ *	etl_pgarr_begin(&p.arr[ETL_VSTORE_BRIDGE_NARR], ETL_OID_TEXT, n, true);
+ *	...
+ *	np = etl_vstore_params_bind(&p, m, collection, ETL_VSTORE_BRIDGE_NARR + 1);
+ *	res = etl_db_exec_named(db, name, sql, p.vals, p.lens, np, 0, why);
+ *	etl_vstore_params_release(&p);
+ */
+#define ETL_VSTORE_BRIDGE_NARR 7    /* the bridge columns' arrays */
+#define ETL_VSTORE_PARAMS_NARR 10   /* arrays a statement may have at most */
+struct etl_vstore_params {
+	struct etl_buf arr[ETL_VSTORE_PARAMS_NARR];     /* owned */
+	const char *vals[5 + ETL_VSTORE_PARAMS_NARR];   /* set by _bind() */
+	int lens[5 + ETL_VSTORE_PARAMS_NARR];
+	char tenant[24], dim[16];
+};
+/* The bridge arrays of the @n records @r (n > 0); the arrays after them
+ * start empty. */
+void etl_vstore_params_init(struct etl_vstore_params *p, const struct etl_vrec *r,
+			    size_t n);
+/*
+ * Once the arrays are complete: point vals and lens at the text of @m and
+ * @collection (borrowed: they must outlive the query) and at the first
+ * @narr arrays.  Returns the number of parameters, 5 + @narr.
+ */
+int etl_vstore_params_bind(struct etl_vstore_params *p, const struct etl_vmeta *m,
+			   const char *collection, int narr);
+/* Free the arrays. */
+void etl_vstore_params_release(struct etl_vstore_params *p);
 
 /*
  * Exact top-k by dot product: a bounded min-heap of the best @k (score,

@@ -48,18 +48,10 @@ static const char sql_put[] =
 	"    content_hash = excluded.content_hash, dim = excluded.dim, "
 	"    embedding = excluded.embedding, embedding_f32 = excluded.embedding_f32, "
 	"    embedding_model = excluded.embedding_model, last_updated_at = now()) "
-	"INSERT INTO qdrant_vectors (tenant_id, table_name, record_id, external_id, "
-	"  point_id, collection_name, source_type, integration_id, content_hash, "
-	"  vector_dim, embedding_provider, embedding_model) "
+	ETL_VSTORE_BRIDGE_INSERT
 	"SELECT $1, r.table_name, r.record_id, r.external_id, r.point_id, $2, "
 	"  r.source_type, r.integration_id, r.content_hash, $3::int, $4, $5 FROM r "
-	"ON CONFLICT (tenant_id, table_name, record_id) DO UPDATE SET "
-	"  external_id = excluded.external_id, point_id = excluded.point_id, "
-	"  collection_name = excluded.collection_name, "
-	"  source_type = excluded.source_type, integration_id = excluded.integration_id, "
-	"  content_hash = excluded.content_hash, vector_dim = excluded.vector_dim, "
-	"  embedding_provider = excluded.embedding_provider, "
-	"  embedding_model = excluded.embedding_model, last_updated_at = now()";
+	ETL_VSTORE_BRIDGE_ON_CONFLICT;
 
 static const char sql_declare[] =
 	"DECLARE etl_vsearch NO SCROLL CURSOR FOR "
@@ -127,68 +119,35 @@ static void put_f32le(struct etl_buf *b, const float *v, size_t n)
 static int pg_put(struct etl_vstore *s, struct etl_db *db, const struct etl_vmeta *m,
 		  const struct etl_vrec *r, size_t n, int *why)
 {
-	struct etl_buf a[10];
-	const char *vals[15];
-	int lens[15];
-	char tenant[24], dim[16];
+	/* After the bridge columns: $13 title, $14 the vectors as one real[]
+	 * that each row slices, $15 the same as raw float32 (embedding_f32). */
+	enum { TITLE = ETL_VSTORE_BRIDGE_NARR, VEC, VEC_F32, NARR };
+	_Static_assert(NARR <= ETL_VSTORE_PARAMS_NARR, "etl_vstore_params too small");
+	struct etl_vstore_params p;
 	struct etl_db_res *res;
-	bool has_null = false;
-	int ret = 0;
+	int np, ret = 0;
 
 	if (!n)
 		return 0;
-	for (int i = 0; i < 10; i++)
-		a[i] = (struct etl_buf)ETL_BUF_INIT;
-	for (size_t i = 0; i < n; i++)
-		has_null |= r[i].integration_id == 0;
-	etl_pgarr_begin(&a[0], ETL_OID_INT8, n, false);
-	etl_pgarr_begin(&a[1], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[2], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[3], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[4], ETL_OID_UUID, n, false);
-	etl_pgarr_begin(&a[5], ETL_OID_INT8, n, has_null);
-	etl_pgarr_begin(&a[6], ETL_OID_TEXT, n, false);
-	etl_pgarr_begin(&a[7], ETL_OID_TEXT, n, true);
-	etl_pgarr_begin(&a[8], ETL_OID_FLOAT4, n * (size_t)m->dim, false);
+	etl_vstore_params_init(&p, r, n);
+	etl_pgarr_begin(&p.arr[TITLE], ETL_OID_TEXT, n, true);
+	etl_pgarr_begin(&p.arr[VEC], ETL_OID_FLOAT4, n * (size_t)m->dim, false);
 	for (size_t i = 0; i < n; i++) {
-		etl_pgarr_int8(&a[0], r[i].record_id);
-		etl_pgarr_text(&a[1], r[i].table_name);
-		etl_pgarr_text(&a[2], r[i].source_type);
-		etl_pgarr_text(&a[3], r[i].external_id);
-		etl_pgarr_uuid(&a[4], r[i].point_id);
-		if (r[i].integration_id)
-			etl_pgarr_int8(&a[5], r[i].integration_id);
-		else
-			etl_pgarr_null(&a[5]);
-		etl_pgarr_text(&a[6], r[i].content_hash);
-		etl_pgarr_text(&a[7], r[i].title);
-		etl_pgarr_float4s(&a[8], r[i].vec, (size_t)m->dim);
-		put_f32le(&a[9], r[i].vec, (size_t)m->dim);
+		etl_pgarr_text(&p.arr[TITLE], r[i].title);
+		etl_pgarr_float4s(&p.arr[VEC], r[i].vec, (size_t)m->dim);
+		put_f32le(&p.arr[VEC_F32], r[i].vec, (size_t)m->dim);
 	}
-	snprintf(tenant, sizeof(tenant), "%lld", (long long)m->tenant_id);
-	snprintf(dim, sizeof(dim), "%d", m->dim);
-	vals[0] = tenant;
-	vals[1] = PG_COLLECTION;
-	vals[2] = dim;
-	vals[3] = m->provider;
-	vals[4] = m->model;
-	for (int i = 0; i < 5; i++)
-		lens[i] = -1;
-	for (int i = 0; i < 10; i++) {
-		vals[5 + i] = a[i].buf;
-		lens[5 + i] = (int)a[i].len;
-	}
+	np = etl_vstore_params_bind(&p, m, PG_COLLECTION, NARR);
 	s->requests++;
 	s->upserts++;
-	res = etl_db_exec_named(db, "embed_pg_put", sql_put, vals, lens, 15, 0, why);
+	res = etl_db_exec_named(db, "embed_pg_put", sql_put, p.vals, p.lens, np, 0, why);
 	if (!res) {
 		snprintf(s->reason, sizeof(s->reason), "cannot store %zu vectors: %s", n,
 			 etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
 		ret = etl_error("cannot store %zu vectors in PostgreSQL", n);
 	}
 	etl_db_clear(res);
-	for (int i = 0; i < 10; i++)
-		etl_buf_release(&a[i]);
+	etl_vstore_params_release(&p);
 	return ret;
 }
 
@@ -201,7 +160,7 @@ static uint32_t be32(const unsigned char *p)
  * it is not a one-dimensional array of @dim non-null float4. */
 static int decode_real_array(const unsigned char *p, size_t len, int dim, float *out)
 {
-	if (len < 20 || be32(p) != 1 || be32(p + 8) != 700 || be32(p + 12) != (uint32_t)dim ||
+	if (len < 20 || be32(p) != 1 || be32(p + 8) != ETL_OID_FLOAT4 || be32(p + 12) != (uint32_t)dim ||
 	    len != 20 + 8 * (size_t)dim)
 		return -1;
 	p += 20;

@@ -35,7 +35,7 @@ struct qdrant {
 	char *base;           /* without a trailing slash */
 	char **known;         /* collections checked this run */
 	size_t nknown;
-	struct etl_buf body, url, scratch;
+	struct etl_buf body, url;
 	struct etl_jdoc doc;
 };
 
@@ -94,7 +94,6 @@ static void q_close(struct etl_vstore *s)
 	free(q->known);
 	etl_buf_release(&q->body);
 	etl_buf_release(&q->url);
-	etl_buf_release(&q->scratch);
 	etl_jdoc_release(&q->doc);
 	free(q);
 	s->priv = NULL;
@@ -107,23 +106,8 @@ static void q_collection(const struct etl_vstore *s, int64_t tenant, int dim,
 	snprintf(out, n, "etl_t%lld_d%d", (long long)tenant, dim);
 }
 
-/* Qdrant's own words from an error body: {"status": {"error": "..."}}. */
-static void said(struct qdrant *q, const struct etl_buf *body, char *out, size_t n)
-{
-	char err[64];
-	uint32_t e;
-
-	out[0] = '\0';
-	if (!body->len || etl_jdoc_parse(&q->doc, body->buf, body->len, err, sizeof(err)) < 0)
-		return;
-	e = etl_jdoc_path(&q->doc, ETL_JDOC_ROOT, "status.error");
-	if (etl_jdoc_kind(&q->doc, e) == ETL_JSON_STRING) {
-		size_t len;
-		const char *s = etl_jdoc_str(&q->doc, e, &q->scratch, &len);
-
-		snprintf(out, n, ": %.*s", (int)(len > 200 ? 200 : len), s);
-	}
-}
+/* Where Qdrant's own words are in an error body: {"status": {"error": ...}}. */
+static const char *const error_paths[] = { "status.error", NULL };
 
 /* One request; 0 on 2xx, else -1 with the HTTP status in r->status (0
  * when none) and, unless it was @quiet (an expected status), the failure
@@ -144,7 +128,8 @@ static int call(struct etl_vstore *s, const char *method, const char *path,
 		return 0;
 	if (quiet && r->status == quiet)
 		return -1;
-	said(q, &r->body, msg, sizeof(msg));
+	etl_jdoc_error_words(&q->doc, r->body.buf, r->body.len, error_paths, msg,
+			     sizeof(msg));
 	*why = r->why ? r->why : ETL_UNAVAIL;
 	/* A 4xx from Qdrant is a mismatch between us and it (dimension,
 	 * format, auth): no retry makes it pass. */

@@ -7,15 +7,7 @@ custom_fields_mapping projects_custom_fields projects wits statuses status_mappi
 projects_wits projects_statuses work_items changelogs work_items_prs_links repositories
 prs prs_commits prs_reviews prs_comments qdrant_vectors vectors"
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for psql and etl-job.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# use_db NAME [TEMPLATE], q SQL: tests/test_helper.bash.
 
 setup_file() {
 	load test_helper

@@ -38,20 +38,11 @@ for i in range(first, first + n):
 PY
 }
 
-# purge_all: every queue empty, so tests do not depend on each other.
+# purge_all: every queue empty, the dead letters too, so tests do not depend on each other.
+# (purge_queues, messages QUEUE: tests/test_helper.bash.)
 purge_all() {
-	local q
-	for q in extraction transform embedding; do
-		for t in free basic premium enterprise; do
-			etl-queue purge "${q}_queue_$t" >/dev/null
-		done
-	done
+	purge_queues
 	etl-queue dlq purge >/dev/null
-}
-
-# messages QUEUE: the ready count that stats reports.
-messages() {
-	etl-queue stats | jq -r --arg q "$1" 'select(.queue == $q) | .messages'
 }
 
 @test "etl-queue: --help lists the commands; bad usage exits 64 with the Try line" {

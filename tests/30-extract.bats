@@ -1,16 +1,7 @@
 #!/usr/bin/env bats
 # etl-extract for Jira against a real PostgreSQL and the fake Jira.
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for psql and the programs.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# use_db NAME [TEMPLATE], q SQL: tests/test_helper.bash.
 
 # use_data DIR: the fake serves DIR from now on; counters and knobs are reset.
 use_data() {

@@ -8,16 +8,7 @@
 FX="$BATS_TEST_DIRNAME/fixtures/transform"
 TOKEN=5d2c6a1e-8f3b-4c7d-9e0a-1b2c3d4e5f60
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for psql and the programs.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# use_db NAME [TEMPLATE], q SQL: tests/test_helper.bash.
 sql() { psql -qAtX -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
 
 # raw DATASET OUTPREFIX [ARGS...]: raw rows (OUT.sql) and messages (OUT.ndjson) of a dataset.

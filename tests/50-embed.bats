@@ -33,7 +33,7 @@ setup() {
 	export ETL_QDRANT_URL=$FAKE_QDRANT_URL ETL_QDRANT_BACKOFF_MS=20
 }
 
-q() { psql -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+# q SQL: tests/test_helper.bash.
 
 # The dataset: tests/fixtures/jira-small (projects, issue types, statuses, 30 issues with their
 # plain-text descriptions) plus five issues with distinctive descriptions; tenant 2 gets the same
@@ -588,9 +588,7 @@ EOF
 
 @test "end to end from a Jira sync: every work item and mapping row once; a second sync re-embeds nothing" {
 	start_fake_jira
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS embed_e2e" -c "CREATE DATABASE embed_e2e" >/dev/null
-	export PGDATABASE=embed_e2e ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/embed_e2e"
+	use_db embed_e2e
 	etl-job -q migrate
 	export ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" JIRA_TOKEN=ATATT-e2e-token
 	etl-job tenant add acme >/dev/null

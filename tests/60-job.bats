@@ -3,27 +3,11 @@
 # scheduling), inactive jobs and integrations, watch, set-status, runs, metrics.
 # Real PostgreSQL and RabbitMQ.
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for everything.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# use_db, q, purge_queues, messages, token_of: tests/test_helper.bash.
 
 setup_file() {
 	load test_helper
-	start_pg
-	start_rabbitmq
-	etl-queue setup
-	use_db etl_tmpl
-	etl-job -q migrate
-	ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-	export ETL_SECRET_KEY
-	export TOK=tok-0123456789-abcdef
+	start_job_env
 }
 
 teardown_file() { stop_all; }
@@ -32,21 +16,6 @@ setup() {
 	load test_helper
 	use_db "t$BATS_TEST_NUMBER" etl_tmpl
 	W=$BATS_TEST_TMPDIR
-}
-
-# purge_all: every queue empty, so tests do not depend on each other.
-purge_all() {
-	local s t
-	for s in extraction transform embedding; do
-		for t in free basic premium enterprise; do
-			etl-queue purge "${s}_queue_$t" >/dev/null
-		done
-	done
-}
-
-# messages QUEUE: the ready count that stats reports.
-messages() {
-	etl-queue stats | jq -r --arg q "$1" 'select(.queue == $q) | .messages'
 }
 
 # tenant NAME [TIER] -> "TENANT_ID INTEGRATION_ID" (a Jira integration)
@@ -58,7 +27,6 @@ tenant() {
 	echo "$t $ig"
 }
 
-token_of() { etl-job status "$1" | jq -r .token; }
 state_of() { etl-job status "$1" | jq -r .overall; }
 
 @test "create prints the id alone; list, show, enable, disable, delete" {
@@ -145,7 +113,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 	run -0 jq -c 'del(.token)' <<<"$msg"
 	assert_output "{\"tenant_id\":$t,\"integration_id\":$ig,\"job_id\":$j,\"type\":\"jira_projects_and_issue_types\",\"provider\":\"jira\",\"last_sync_date\":null,\"first_item\":true,\"last_item\":false,\"last_job_item\":false}"
 	# It is valid for the extraction queue (etl-queue validates what it publishes).
-	purge_all
+	purge_queues
 	etl-queue publish extraction_queue_free <<<"$msg"
 	run -0 etl-job status "$j"
 	run -0 jq -c '[.overall, .token == "'"$tok"'", .reset_deadline, ([.steps[] | .extraction, .transform, .embedding] | unique), (.steps | keys)]' <<<"$output"
@@ -179,7 +147,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 }
 
 @test "start --to-queue / --tier: published to the tier's extraction queue, confirmed" {
-	purge_all
+	purge_queues
 	read -r t ig < <(tenant acme premium)
 	j=$(etl-job create --tenant acme --integration "$ig" --name sync)
 	run -0 --separate-stderr etl-job start "$j" --to-queue
@@ -224,7 +192,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 }
 
 @test "tick x5 concurrently: every due job started exactly once, on its tier's queue" {
-	purge_all
+	purge_queues
 	tiers=(free basic premium enterprise)
 	due=()
 	for n in 0 1 2 3; do
@@ -285,7 +253,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 }
 
 @test "tick schedules the tenant's next job: 15 minutes between jobs, 60 back to the first" {
-	purge_all
+	purge_queues
 	read -r t ig < <(tenant acme)
 	a=$(etl-job create --tenant acme --integration "$ig" --name a)
 	b=$(etl-job create --tenant acme --integration "$ig" --name b)
@@ -320,7 +288,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 }
 
 @test "tick --loop starts jobs as they fall due and stops on SIGTERM" {
-	purge_all
+	purge_queues
 	read -r t ig < <(tenant acme)
 	j=$(etl-job create --tenant acme --integration "$ig" --name a)
 	q "UPDATE etl_jobs SET next_run = now() + interval '2 seconds' WHERE id = $j"
@@ -480,7 +448,7 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 }
 
 @test "metrics: Prometheus text format with the last run and the queue depths" {
-	purge_all
+	purge_queues
 	read -r t ig < <(tenant 'acme "quoted"\corp')
 	j=$(etl-job create --tenant "$t" --integration "$ig" --name sync)
 	etl-job start "$j" --to-queue >/dev/null

@@ -3,26 +3,11 @@
 # queue, backoff 60/180/300 s), concurrent passes, --dry-run, --watch, --stuck.
 # Real PostgreSQL and RabbitMQ.
 
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# use_db, q, purge_queues, token_of: tests/test_helper.bash.
 
 setup_file() {
 	load test_helper
-	start_pg
-	start_rabbitmq
-	etl-queue setup
-	use_db etl_tmpl
-	etl-job -q migrate
-	ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-	export ETL_SECRET_KEY
-	export TOK=tok-0123456789-abcdef
+	start_job_env
 	q "INSERT INTO tenants (id, name, tier) VALUES (1, 'acme', 'premium')"
 	TEST_INTEGRATION=$(etl-job integration add --tenant acme --provider jira \
 		--base-url https://x.test --token-env TOK)
@@ -36,19 +21,8 @@ setup() {
 	use_db "t$BATS_TEST_NUMBER" etl_tmpl
 	W=$BATS_TEST_TMPDIR
 	ST=$ETL_UNIT_DIR/status_tool
-	purge_all
+	purge_queues
 }
-
-purge_all() {
-	local s t
-	for s in extraction transform embedding; do
-		for t in free basic premium enterprise; do
-			etl-queue purge "${s}_queue_$t" >/dev/null
-		done
-	done
-}
-
-token_of() { etl-job status "$1" | jq -r .token; }
 
 # finished_job NAME: a job whose run went through every step and completed,
 # its countdown already over.  Prints the job id.

@@ -18,6 +18,13 @@
 #   fake_ctl URL JSON, fake_stats URL, fake_reset URL, fake_count URL ENDPOINT
 #   jira_get PATH [CURL-ARGS...], github_query QUERY [VARIABLES-JSON]
 #   free_port [N], port_is_listening PORT, stop_all, etl_test_timings
+#   use_db NAME [TEMPLATE], q SQL              a fresh default database; psql -qAtX on it
+#   purge_queues, messages QUEUE               empty the stage queues; a queue's ready count
+#   start_job_env, token_of JOB                PostgreSQL, RabbitMQ, etl_tmpl, ETL_SECRET_KEY
+#                                              and TOK for the job tests; a run's token
+#
+# A test file must not define these names again: a file's own functions are defined before
+# setup loads this helper, so the helper's would replace them.
 #
 # Everything started is recorded in a per-file registry ($ETL_TEST_STATE_DIR), so stop_all (called by
 # teardown_file, which bats runs even when setup_file or a test failed) stops it, whichever
@@ -429,6 +436,20 @@ stop_pg() {
 	return "$rc"
 }
 
+# use_db NAME [TEMPLATE]: a fresh database NAME (a copy of TEMPLATE when given), made the
+# default for psql and the programs.  Tests that need the schema migrate a template once in
+# setup_file and copy it per test: use_db "t$BATS_TEST_NUMBER" etl_tmpl.
+use_db() {
+	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE IF EXISTS \"$1\"" \
+		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
+	export PGDATABASE=$1
+	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
+}
+
+# q SQL: run SQL on the default database; rows on stdout, unaligned, without headers.
+q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+
 # -------------------------------------------------------------------------------- RabbitMQ
 
 _etl_rmq_export() {
@@ -651,6 +672,41 @@ start_rabbitmq_node() {
 	_etl_rmq_launch || return 1
 	_etl_rmq_export
 }
+
+# purge_queues: every stage queue of every tier empty (the dead letters stay), so tests do not
+# depend on each other.
+purge_queues() {
+	local s t
+	for s in extraction transform embedding; do
+		for t in free basic premium enterprise; do
+			etl-queue purge "${s}_queue_$t" >/dev/null
+		done
+	done
+}
+
+# messages QUEUE: the ready count that etl-queue stats reports.
+messages() {
+	etl-queue stats | jq -r --arg q "$1" 'select(.queue == $q) | .messages'
+}
+
+# ------------------------------------------------------------------------------- job tests
+
+# start_job_env: what the tests of jobs and their runs need, in setup_file: PostgreSQL and
+# RabbitMQ with the queues declared, the template database etl_tmpl migrated (and made the
+# default), a random ETL_SECRET_KEY, and TOK, a token for `integration add --token-env TOK`.
+start_job_env() {
+	start_pg
+	start_rabbitmq
+	etl-queue setup
+	use_db etl_tmpl
+	etl-job -q migrate
+	ETL_SECRET_KEY="test-key-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	export ETL_SECRET_KEY
+	export TOK=tok-0123456789-abcdef
+}
+
+# token_of JOB: the token of the job's current run.
+token_of() { etl-job status "$1" | jq -r .token; }
 
 # ------------------------------------------------------------------------------- the fakes
 

@@ -56,6 +56,30 @@ int main(int argc, char **argv)
 	   "truncated JSON refused: %s", err);
 	ok(etl_jdoc_parse(&d, "<html>502</html>", 16, err, sizeof(err)) < 0,
 	   "an HTML error page is refused: %s", err);
+	{
+		static const char *const paths[] = { "error.message", "message", NULL };
+		static const char *const bodies[] = {
+			"{\"error\":{\"message\":\"bad \\\"model\\\"\"}}",
+			"{\"message\":\"m\"}", "{\"error\":{\"message\":1}}",
+			"<html>502</html>" };
+		char said[64];
+
+		etl_jdoc_error_words(&d, bodies[0], strlen(bodies[0]), paths, said,
+				     sizeof(said));
+		ok(!strcmp(said, ": bad \"model\""), "error words: first path, decoded: %s",
+		   said);
+		etl_jdoc_error_words(&d, bodies[1], strlen(bodies[1]), paths, said,
+				     sizeof(said));
+		ok(!strcmp(said, ": m"), "error words: the next path when the first is absent");
+		etl_jdoc_error_words(&d, bodies[2], strlen(bodies[2]), paths, said,
+				     sizeof(said));
+		ok(!strcmp(said, ""), "error words: none when the value is not a string");
+		etl_jdoc_error_words(&d, bodies[3], strlen(bodies[3]), paths, said,
+				     sizeof(said));
+		ok(!strcmp(said, ""), "error words: none from a body that is not JSON");
+		etl_jdoc_error_words(&d, NULL, 0, paths, said, sizeof(said));
+		ok(!strcmp(said, ""), "error words: none from an empty body");
+	}
 	etl_jdoc_release(&d);
 	etl_buf_release(&scratch);
 	return tap_done();
