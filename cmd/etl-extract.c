@@ -1,4 +1,4 @@
-/* etl-extract - call the Jira API, store each response, emit transform messages. */
+/* etl-extract - call the Jira or GitHub API, store each response, emit transform messages. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,40 +7,45 @@
 
 #include "cli.h"
 #include "extract.h"
+#include "github/extract.h"
 #include "jira/extract.h"
 #include "stage.h"
 #include "util.h"
 
 static const char usage[] =
 "usage: etl-extract [<options>] [--from-queue <queue>] [--to-queue <queue>]\n"
-"   or: etl-extract [<options>] jira --integration <id> [--step <step>] [--only]\n"
-"                   [--since <time>] [--full]\n"
+"   or: etl-extract [<options>] (jira | github) --integration <id> [--step <step>]\n"
+"                   [--only] [--since <time>] [--full]\n"
 "   or: etl-extract [<options>] (--replay <from>-<to> | --replay-job <job-id>)\n"
 "\n"
 "Reads extraction messages (NDJSON) and runs their steps against the Jira\n"
-"API: every response is stored in raw_extraction_data and becomes one\n"
-"transform message on the output.\n"
+"or GitHub API: every response is stored in raw_extraction_data and becomes\n"
+"one transform message on the output.\n"
 "\n"
 "Options:\n"
 "      --from-queue <queue>  consume extraction messages from RabbitMQ\n"
 "      --to-queue <queue>    publish transform messages to RabbitMQ\n"
 "      --no-store            no database: responses travel inline; the site\n"
 "                            comes from JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN\n"
+"                            (GitHub: GITHUB_API_URL, GITHUB_TOKEN)\n"
 "      --projects <key>,...  with --no-store: the projects (default: all visible)\n"
+"      --orgs <login>,...    with --no-store: GitHub organisations or users\n"
+"      --repos <glob>,...    with --no-store: GitHub repositories (default: all)\n"
 "      --strict              stop at the first bad input line\n"
 "      --max-wait <seconds>  longest rate-limit wait to sit out (default 60);\n"
 "                            longer: checkpoint and exit 75\n"
-"      --page-size <n>       issues per search page (default and maximum 100)\n"
+"      --page-size <n>       issues per search page (default and maximum 100),\n"
+"                            pull requests per page (default 50, maximum 100)\n"
 "      --batch-size <n>      issues per changelog bulkfetch call (default 1000)\n"
 "      --overlap <seconds>   incremental overlap window (default 300)\n"
 "      --reconcile-every <n> deleted-issue pass every Nth incremental run\n"
 "                            (default 10; 0: only with a full sync)\n"
 "  -d, --dsn <conninfo>      PostgreSQL (default: ETL_DATABASE_URL, PG*)\n"
-"      --integration <id>    jira: the integration to extract\n"
-"      --step <step>         jira: start at this step (default: the first)\n"
-"      --only                jira: run that one step only\n"
-"      --since <time>        jira: last sync time (ISO 8601 or epoch ms)\n"
-"      --full                jira: everything, ignoring the last sync time\n"
+"      --integration <id>    the integration to extract\n"
+"      --step <step>         start at this step (default: the first)\n"
+"      --only                run that one step only\n"
+"      --since <time>        last sync time (ISO 8601 or epoch ms)\n"
+"      --full                everything, ignoring the last sync time\n"
 "      --replay <from>-<to>  emit transform messages for stored raw rows\n"
 "      --replay-job <job-id> the same for the job's latest run\n"
 "      --config <file>       read KEY=value settings from <file>\n"
@@ -73,12 +78,14 @@ static void parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_FROM = 256, O_TO, O_NOSTORE, O_PROJECTS, O_STRICT, O_WAIT, O_PAGE, O_BATCH,
 	       O_OVERLAP, O_RECONCILE, O_INTEG, O_STEP, O_ONLY, O_SINCE, O_FULL, O_REPLAY,
-	       O_REPLAY_JOB };
+	       O_REPLAY_JOB, O_ORGS, O_REPOS };
 	static const struct option longopts[] = {
 		{ "from-queue", required_argument, NULL, O_FROM },
 		{ "to-queue", required_argument, NULL, O_TO },
 		{ "no-store", no_argument, NULL, O_NOSTORE },
 		{ "projects", required_argument, NULL, O_PROJECTS },
+		{ "orgs", required_argument, NULL, O_ORGS },
+		{ "repos", required_argument, NULL, O_REPOS },
 		{ "strict", no_argument, NULL, O_STRICT },
 		{ "max-wait", required_argument, NULL, O_WAIT },
 		{ "page-size", required_argument, NULL, O_PAGE },
@@ -103,6 +110,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case O_TO: o->st.to_queue = optarg; break;
 		case O_NOSTORE: o->x.store = false; break;
 		case O_PROJECTS: o->x.projects = optarg; break;
+		case O_ORGS: o->x.orgs = optarg; break;
+		case O_REPOS: o->x.repos = optarg; break;
 		case O_STRICT: o->st.strict = true; break;
 		case O_WAIT: o->x.max_wait_s = number("--max-wait", optarg, 0, 86400); break;
 		case O_PAGE: o->x.page_size = (int)number("--page-size", optarg, 1, 100); break;
@@ -125,15 +134,19 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
+		bool known;
+
 		o->provider = argv[optind++];
-		if (strcmp(o->provider, "jira") || optind < argc || !o->integration) {
-			etl_error(strcmp(o->provider, "jira") ? "unknown provider '%s'" :
-				  "jira needs --integration <id> and no other argument", o->provider);
+		known = !strcmp(o->provider, "jira") || !strcmp(o->provider, "github");
+		if (!known || optind < argc || !o->integration) {
+			etl_error(!known ? "unknown provider '%s'" :
+				  "%s needs --integration <id> and no other argument", o->provider);
 			etl_usage(usage, ETL_USAGE);
 		}
 	}
 	if ((o->step || o->only || o->since || o->full || o->integration) && !o->provider) {
-		etl_error("--integration, --step, --only, --since and --full go with 'jira'");
+		etl_error("--integration, --step, --only, --since and --full go with a provider "
+			  "('jira' or 'github')");
 		etl_usage(usage, ETL_USAGE);
 	}
 	if ((o->replay || o->replay_job) &&
@@ -143,11 +156,15 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		etl_usage(usage, ETL_USAGE);
 	}
 	if (o->provider && o->st.from_queue) {
-		etl_error("'jira' builds its own message: no --from-queue");
+		etl_error("'%s' builds its own message: no --from-queue", o->provider);
 		etl_usage(usage, ETL_USAGE);
 	}
 	if (o->x.projects && o->x.store) {
 		etl_error("--projects goes with --no-store (stored integrations keep their projects)");
+		etl_usage(usage, ETL_USAGE);
+	}
+	if ((o->x.orgs || o->x.repos) && o->x.store) {
+		etl_error("--orgs and --repos go with --no-store (stored integrations keep theirs)");
 		etl_usage(usage, ETL_USAGE);
 	}
 }
@@ -155,7 +172,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct etl_extract_provider *const providers[] = {
-		&etl_jira_extract_provider, NULL };
+		&etl_jira_extract_provider, &etl_github_extract_provider, NULL };
 	struct opts o = { ETL_EXTRACT_OPTS_INIT, ETL_STAGE_OPTS_INIT, NULL, NULL, NULL, NULL,
 			  0, 0, false, false };
 	struct etl_buf msg = ETL_BUF_INIT;

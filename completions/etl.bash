@@ -29,7 +29,7 @@ _etl_valued_etl_reset="--dsn --config --log-format --interval --stuck --url --de
 _etl_valued_etl_queue="--url --config --log-format --delivery-limit --window --max-bytes
 --skip --count --timeout --prefetch --token --tier"
 _etl_valued_etl_extract="--dsn --config --log-format --from-queue --to-queue --projects
---max-wait --page-size --batch-size --overlap --reconcile-every --integration --step --since
+--orgs --repos --max-wait --page-size --batch-size --overlap --reconcile-every --integration --step --since
 --replay --replay-job"
 _etl_valued_etl_transform="--dsn --config --log-format --from-queue --to-queue"
 _etl_valued_etl_embed="--dsn --config --log-format --from-queue --to-queue --provider --store
@@ -46,7 +46,7 @@ _etl_subcmds() {
 	etl-job:status-map) echo "list set" ;;
 	etl-queue:) echo "setup stats publish consume dlq purge count" ;;
 	etl-queue:dlq) echo "list requeue purge" ;;
-	etl-extract:) echo "jira" ;;
+	etl-extract:) echo "jira github" ;;
 	etl-embed:) echo "search reindex" ;;
 	esac
 }
@@ -96,7 +96,7 @@ _etl_options() {
 		*) echo "$common" ;;
 		esac ;;
 	etl-extract)
-		echo "$common --dsn --from-queue --to-queue --no-store --projects --strict
+		echo "$common --dsn --from-queue --to-queue --no-store --projects --orgs --repos --strict
 			--max-wait --page-size --batch-size --overlap --reconcile-every
 			--integration --step --only --since --full --replay --replay-job" ;;
 	etl-transform)

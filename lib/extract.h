@@ -71,8 +71,10 @@ struct etl_extract_opts {
 	int reconcile_every;    /* deleted-item pass every Nth incremental run;
 				   0: only with a full sync; default 10 */
 	const char *projects;   /* --no-store: "KEY,KEY" (NULL: all visible) */
+	const char *orgs;       /* --no-store: GitHub logins "org,user" */
+	const char *repos;      /* --no-store: GitHub repository globs (NULL: all) */
 };
-#define ETL_EXTRACT_OPTS_INIT { true, NULL, 60, 0, 0, 300, 10, NULL }
+#define ETL_EXTRACT_OPTS_INIT { true, NULL, 60, 0, 0, 300, 10, NULL, NULL, NULL }
 
 struct etl_extract_run;   /* one message (one step) in progress */
 

@@ -280,6 +280,8 @@ int etl_http_request(struct etl_http *h, const char *method, const char *url,
 		r->why = 0;
 		r->error[0] = '\0';
 		r->retry_after_ms = 0;
+		r->ratelimit_remaining = -1;
+		r->ratelimit_reset = 0;
 		if (etl_stop_requested)
 			return fail(r, ETL_TEMPFAIL, "%s %s: interrupted", method, safe_url);
 		if (h->near_limit && h->o.near_limit_delay_ms > 0) {
@@ -302,6 +304,8 @@ int etl_http_request(struct etl_http *h, const char *method, const char *url,
 			curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &r->status);
 			h->near_limit = hd.near_limit;
 			r->near_limit = hd.near_limit;
+			r->ratelimit_remaining = hd.ratelimit_remaining;
+			r->ratelimit_reset = hd.ratelimit_reset;
 			etl_debug("%s %s: HTTP %ld, %zu bytes", method, safe_url, r->status,
 				  r->body.len);
 			if (r->status >= 200 && r->status < 300)
@@ -329,6 +333,9 @@ int etl_http_request(struct etl_http *h, const char *method, const char *url,
 				etl_info("%s %s: rate limited, waiting %ld ms", method, safe_url, wait);
 			} else if (r->status >= 500) {
 				h->st.errors++;
+				if (h->o.gateway_no_retry && (r->status == 502 || r->status == 504))
+					return fail(r, ETL_TEMPFAIL, "%s %s: HTTP %ld", method, safe_url,
+						    r->status);
 				if (attempt >= h->o.max_retries)
 					return fail(r, ETL_TEMPFAIL, "%s %s: HTTP %ld after %d retries",
 						    method, safe_url, r->status, attempt);

@@ -23,8 +23,10 @@ struct etl_http_opts {
 	long rate_default_ms;      /* wait for a 429 with no Retry-After, default 60 s */
 	long near_limit_delay_ms;  /* pause before each request while near the limit */
 	int max_rate_waits;        /* rate-limit waits per request, default 10 */
+	bool gateway_no_retry;     /* 502/504 returned at once (ETL_TEMPFAIL): the caller
+				      retries a smaller query (GitHub's timeouts) */
 };
-#define ETL_HTTP_OPTS_INIT { 10000, 120000, 5, 500, 30000, 60000, 60000, 1000, 10 }
+#define ETL_HTTP_OPTS_INIT { 10000, 120000, 5, 500, 30000, 60000, 60000, 1000, 10, false }
 
 /* Counters for run metrics. */
 struct etl_http_stats {
@@ -38,10 +40,12 @@ struct etl_http_resp {
 	char content_type[128];
 	long retry_after_ms;      /* on ETL_TEMPFAIL: how long the server asked us to wait */
 	bool near_limit;          /* X-RateLimit-NearLimit: true was seen */
+	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
+	int64_t ratelimit_reset;  /* X-RateLimit-Reset in epoch seconds, 0 when absent */
 	int why;                  /* on failure: ETL_UNAVAIL, ETL_TEMPFAIL, ETL_DATAERR */
 	char error[256];          /* on failure: what went wrong, secrets masked */
 };
-#define ETL_HTTP_RESP_INIT { 0, ETL_BUF_INIT, "", 0, false, 0, "" }
+#define ETL_HTTP_RESP_INIT { 0, ETL_BUF_INIT, "", 0, false, -1, 0, 0, "" }
 
 struct etl_http;
 

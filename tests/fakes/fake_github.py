@@ -12,6 +12,7 @@ looked up by name in the stored JSON, a missing one is null.  Only the selected 
 returned, like GitHub.  Root fields:
 
     organization(login:) { repositories(first:, after:, orderBy:) { ... } }
+    repositoryOwner(login:) { login repositories(...) { ... } }   the organisation or user
     repository(owner:, name:) { pullRequests(first:, after:, orderBy: {field: UPDATED_AT,
                                 direction: DESC}, states: [...]) { ... } }
     node(id:) { ... on PullRequest { commits|reviews|comments(first:, after:) { ... } } }
@@ -462,16 +463,14 @@ class Exec:
         if name == "viewer":
             return self.select(typed({"login": "etl-test-bot", "id": "U_kgDOetltest",
                                       "name": "ETL Test Bot"}, "User"), f["sel"] or [], [key])
-        if name == "organization":
+        if name in ("organization", "repositoryOwner"):
             login = self.arg(f, "login")
             repos = s.repos_by_org.get(str(login).lower()) if login is not None else None
             if repos is None:
-                return self.not_found(f, key, "Could not resolve to an Organization with the "
-                                      "login of '%s'." % login)
-            org = typed({"login": login, "name": login, "id": "O_kgDO" + str(login),
-                         "repositories": {"totalCount": len(repos), "nodes": repos}},
-                        "Organization")
-            return self.select(org, f["sel"] or [], [key])
+                what = "an Organization" if name == "organization" else "a RepositoryOwner"
+                return self.not_found(f, key, "Could not resolve to %s with the login of "
+                                      "'%s'." % (what, login))
+            return self.select(s.owner_obj(login, repos), f["sel"] or [], [key])
         if name == "repository":
             owner, rname = self.arg(f, "owner"), self.arg(f, "name")
             repo = s.repo_obj(owner, rname)
@@ -610,6 +609,17 @@ class FakeGitHub(FakeServer):
                     typed(n.get("author"), "User")
                     if key == "commits":
                         typed(n.get("commit"), "Commit")
+
+    @staticmethod
+    def owner_obj(login, repos):
+        """The organisation or user @login: its stored spelling and type come from its
+        repositories' owner (repos.json lists users' repositories the same way)."""
+        owner = (repos[0].get("owner") if repos else None) or {}
+        tname = owner.get("__typename") or "Organization"
+        login = owner.get("login") or login
+        prefix = "O_kgDO" if tname == "Organization" else "U_kgDO"
+        return typed({"login": login, "name": login, "id": prefix + str(login),
+                      "repositories": {"totalCount": len(repos), "nodes": repos}}, tname)
 
     def repo_obj(self, owner, name):
         if owner is None or name is None:
