@@ -11,7 +11,7 @@ arguments, inline fragments, named fragments, __typename) but there is no schema
 looked up by name in the stored JSON, a missing one is null.  Only the selected fields are
 returned, like GitHub.  Root fields:
 
-    organization(login:) { repositories(first:, after:, orderBy:) { ... } }
+    organization(login:) | repositoryOwner(login:) { repositories(first:, after:, orderBy:) { ... } }
     repository(owner:, name:) { pullRequests(first:, after:, orderBy: {field: UPDATED_AT,
                                 direction: DESC}, states: [...]) { ... } }
     node(id:) { ... on PullRequest { commits|reviews|comments(first:, after:) { ... } } }
@@ -462,9 +462,11 @@ class Exec:
         if name == "viewer":
             return self.select(typed({"login": "etl-test-bot", "id": "U_kgDOetltest",
                                       "name": "ETL Test Bot"}, "User"), f["sel"] or [], [key])
-        if name == "organization":
+        if name in ("organization", "repositoryOwner"):
             login = self.arg(f, "login")
             repos = s.repos_by_org.get(str(login).lower()) if login is not None else None
+            if repos is None and name == "repositoryOwner":
+                return None        # GitHub: a nullable field, no error
             if repos is None:
                 return self.not_found(f, key, "Could not resolve to an Organization with the "
                                       "login of '%s'." % login)
