@@ -2,6 +2,7 @@
 #include <getopt.h>
 
 #include "cli.h"
+#include "github/transform.h"
 #include "jira/transform.h"
 #include "stage.h"
 #include "transform.h"
@@ -31,9 +32,9 @@ static const char usage[] =
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n";
 
-/* Providers with a transform; GitHub's lands with its issue. */
+/* Providers with a transform, by the messages' "provider". */
 static const struct etl_tx_provider *const providers[] = {
-	&etl_jira_tx_provider, NULL,
+	&etl_jira_tx_provider, &etl_github_tx_provider, NULL,
 };
 
 enum { OPT_FROM = 0x100, OPT_TO, OPT_STRICT };

@@ -255,6 +255,24 @@ int etl_tx_parse_date(const char *s, size_t len)
 	return len == 10 && parse_ymd(s, len, &y, &mo, &d) == 0 ? 0 : -1;
 }
 
+int etl_tx_jdoc_time(const struct etl_jdoc *d, uint32_t node, int64_t *ms)
+{
+	size_t len;
+	const char *s;
+	struct etl_buf scratch = ETL_BUF_INIT;
+	int ret;
+
+	if (etl_jdoc_kind(d, node) == ETL_JSON_NULL)
+		return 1;
+	if (etl_jdoc_kind(d, node) == ETL_JSON_NUMBER) {   /* epoch ms */
+		return etl_jdoc_i64(d, node, ms) == 0 ? 0 : -1;
+	}
+	s = etl_jdoc_str(d, node, &scratch, &len);
+	ret = s && etl_tx_parse_time(s, len, ms) == 0 ? 0 : -1;
+	etl_buf_release(&scratch);
+	return ret;
+}
+
 int etl_tx_parse_time(const char *s, size_t len, int64_t *ms)
 {
 	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, oh, om;

@@ -54,6 +54,7 @@
 #include "log.h"
 
 struct etl_db;
+struct etl_jdoc;
 struct etl_msg;
 struct etl_stage_ctx;
 
@@ -219,6 +220,12 @@ void etl_tx_json_clean(struct etl_buf *out, const char *json, size_t len);
  * "+02:00", seconds and fraction optional) into epoch ms.  0 ok, -1 bad.
  */
 int etl_tx_parse_time(const char *s, size_t len, int64_t *ms);
+/*
+ * The time at @node of @d (lib/json.h): an ISO 8601 / Jira string as
+ * above, or epoch ms as a number.  0 ok (*ms), 1 absent or null,
+ * -1 malformed.
+ */
+int etl_tx_jdoc_time(const struct etl_jdoc *d, uint32_t node, int64_t *ms);
 /* "YYYY-MM-DD" checked (a real calendar day).  0 ok, -1 bad. */
 int etl_tx_parse_date(const char *s, size_t len);
 /* Format epoch ms as "2024-01-15T10:00:00.000Z" into @out (>= 25 bytes). */

@@ -283,20 +283,7 @@ void jira_set_str_max(struct etl_tx *tx, int col, const struct etl_jdoc *d, uint
 
 int jira_time(const struct etl_jdoc *d, uint32_t node, int64_t *ms)
 {
-	size_t len;
-	const char *s;
-	struct etl_buf scratch = ETL_BUF_INIT;
-	int ret;
-
-	if (etl_jdoc_kind(d, node) == ETL_JSON_NULL)
-		return 1;
-	if (etl_jdoc_kind(d, node) == ETL_JSON_NUMBER) {   /* epoch ms */
-		return etl_jdoc_i64(d, node, ms) == 0 ? 0 : -1;
-	}
-	s = etl_jdoc_str(d, node, &scratch, &len);
-	ret = s && etl_tx_parse_time(s, len, ms) == 0 ? 0 : -1;
-	etl_buf_release(&scratch);
-	return ret;
+	return etl_tx_jdoc_time(d, node, ms);
 }
 
 void jira_set_json(struct etl_tx *tx, int col, const struct etl_jdoc *d, uint32_t node)

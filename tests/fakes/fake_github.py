@@ -13,6 +13,7 @@ returned, like GitHub.  Root fields:
 
     organization(login:) { repositories(first:, after:, orderBy:) { ... } }
     repositoryOwner(login:) { login repositories(...) { ... } }   the organisation or user
+                            (an unknown login: null, no error)
     repository(owner:, name:) { pullRequests(first:, after:, orderBy: {field: UPDATED_AT,
                                 direction: DESC}, states: [...]) { ... } }
     node(id:) { ... on PullRequest { commits|reviews|comments(first:, after:) { ... } } }
@@ -466,6 +467,8 @@ class Exec:
         if name in ("organization", "repositoryOwner"):
             login = self.arg(f, "login")
             repos = s.repos_by_org.get(str(login).lower()) if login is not None else None
+            if repos is None and name == "repositoryOwner":
+                return None        # GitHub: a nullable field, no error
             if repos is None:
                 what = "an Organization" if name == "organization" else "a RepositoryOwner"
                 return self.not_found(f, key, "Could not resolve to %s with the login of "
