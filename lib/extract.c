@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,18 +541,25 @@ int etl_extract_failf(struct etl_extract_run *run, int code, const char *fmt, ..
 	return code;
 }
 
+void etl_extract_retry_after(struct etl_extract_run *run, int64_t ms)
+{
+	etl_stage_retry_after(run->st, ms > LONG_MAX ? LONG_MAX : (long)ms);
+}
+
 int etl_extract_fail(struct etl_extract_run *run, const char *what)
 {
 	const struct etl_http_resp *r = &run->resp;
 	char ex[200];
 
 	excerpt(&r->body, ex, sizeof(ex));
-	if (run->rate_limited)
+	if (run->rate_limited) {
+		etl_extract_retry_after(run, r->retry_after_ms);
 		return etl_extract_failf(run, ETL_TEMPFAIL,
 					 "%s: rate limited: the API asks to wait %ld s, more "
 					 "than --max-wait %ld s; checkpointed, run again later",
 					 what, (r->retry_after_ms + 999) / 1000,
 					 run->x->o.max_wait_s);
+	}
 	if (r->status == 401 || r->status == 403)
 		return etl_extract_failf(run, ETL_CONFIG,
 					 "%s: the API refused the credentials (HTTP %ld%s%s): "

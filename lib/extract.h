@@ -195,6 +195,10 @@ int etl_extract_submit(struct etl_extract_run *run);
 /* The raw id of the current item (0 with --no-store). */
 int64_t etl_extract_item_id(const struct etl_extract_run *run);
 
+/* The step fails because the API asks to wait @ms (a rate limit past
+ * --max-wait): a worker parks the message that long (lib/stage.h). */
+void etl_extract_retry_after(struct etl_extract_run *run, int64_t ms);
+
 /* Set a member of the next step's extraction message (@json: valid JSON). */
 void etl_extract_next_arg(struct etl_extract_run *run, const char *key, const char *json,
 			  size_t len);

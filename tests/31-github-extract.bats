@@ -176,7 +176,7 @@ setup() {
 	run -0 --separate-stderr etl-extract -v github --integration "$INTEG_NAMED" --full
 	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out"
 	check_flags "$BATS_TEST_TMPDIR/out"
-	[[ $stderr == *"repositories of nobody-here: Could not resolve to a RepositoryOwner"*"(NOT_FOUND): skipped"* ]]
+	[[ $stderr == *"repositories of nobody-here: no such organisation or user: skipped"* ]]
 	[[ $stderr == *"repository etlkit-test/ghost: Could not resolve to a Repository"*"(NOT_FOUND): skipped"* ]]
 	[[ $stderr == *"github_repositories: 1 responses"*"2 errors"* ]]
 	[ "$(kinds)" = "pull_requests:1,repository:1" ]

@@ -160,6 +160,7 @@ static int rate_fail(struct etl_extract_run *run, const char *what, int64_t wait
 
 	snprintf(hint, sizeof(hint), "%lld", (long long)((etl_wall_ms() + wait_ms) / 1000));
 	etl_extract_hint(run, "rate_limit_reset", hint);
+	etl_extract_retry_after(run, wait_ms);
 	return etl_extract_failf(run, ETL_TEMPFAIL,
 				 "%s: rate limited: the API asks to wait %lld s, more than "
 				 "--max-wait %ld s; checkpointed, run again later", what,
