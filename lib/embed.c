@@ -12,6 +12,7 @@
 #include "db.h"
 #include "embed.h"
 #include "log.h"
+#include "runstats.h"
 #include "status.h"
 #include "token.h"
 #include "util.h"
@@ -158,6 +159,7 @@ struct embed_ctx {
 	const char *provider;      /* the provider's table name */
 	long embedded, unchanged, missing;
 	long stored;               /* bridge rows written by this process */
+	int64_t embedding_ms;      /* ... and the time spent computing them */
 	long analyzed_at;          /* ... when it last refreshed their statistics */
 	struct etl_buf line;
 };
@@ -360,6 +362,7 @@ static int embed_items(struct embed_ctx *c, const struct entity_table *t, int64_
 	float *vecs = NULL;
 	char coll[96] = "", name[96];
 	size_t k = 0;
+	int64_t t0;
 	int ret = -1;
 
 	*done = 0;
@@ -382,10 +385,12 @@ static int embed_items(struct embed_ctx *c, const struct entity_table *t, int64_
 		ret = 0;
 		goto out;
 	}
+	t0 = etl_now_ms();
 	if (etl_embedder_embed(c->emb, texts, lens, k, &vecs, why) < 0) {
 		snprintf(reason, rlen, "%s", c->emb->reason);
 		goto out;
 	}
+	c->embedding_ms += etl_now_ms() - t0;
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct etl_vrec *r;
@@ -466,6 +471,28 @@ static int set_stage(struct embed_ctx *c, struct etl_stage_ctx *st, const struct
 	return 0;
 }
 
+/* The run's counters (etl-job runs) for one message: what it embedded,
+ * the provider's calls and time since they were @calls0 and @ms0. */
+static void add_metrics(struct embed_ctx *c, const struct etl_msg *m, long calls0,
+			int64_t ms0, size_t done)
+{
+	struct etl_runstats rs = ETL_RUNSTATS_INIT(ETL_STAGE_EMBEDDING);
+	int why = 0;
+
+	if (!m->job_id || !c->db)
+		return;
+	rs.step = m->step->type;
+	rs.records = (int64_t)done;
+	rs.messages = 1;
+	/* The hash embedder runs here: only a remote provider's calls count. */
+	if (strcmp(c->provider, "hash"))
+		rs.api_calls = c->emb->calls - calls0;
+	rs.vectors_queued = (int64_t)done;
+	rs.embedding_ms = c->embedding_ms - ms0;
+	rs.peak_rss_kb = etl_runstats_peak_rss_kb();
+	etl_runstats_add(c->db, m->token, &rs, &why);
+}
+
 static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
 {
 	struct embed_ctx *c = arg;
@@ -477,6 +504,8 @@ static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
 	int64_t integration = 0;
 	int why = ETL_OK, completed = -1;
 	bool completion = etl_msg_is_null(m, "external_id");
+	long calls0 = c->emb->calls;
+	int64_t ms0 = c->embedding_ms;
 
 	if (m->job_id)
 		etl_log_set_job((long)m->job_id, m->token);
@@ -542,6 +571,8 @@ static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
 	}
 	if (m->job_id && m->last_item && set_stage(c, st, m, ETL_ST_FINISHED, &why) < 0)
 		goto fail;
+	/* Before the run can end below, so its row has every count. */
+	add_metrics(c, m, calls0, ms0, done);
 	if (m->job_id && m->last_job_item) {
 		char *lsd = etl_msg_get_str(m, "last_sync_date");
 		int rc = etl_status_complete(c->db, m->job_id, m->token, lsd, &why);

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "message.h"
+#include "runstats.h"
 #include "stage.h"
 #include "status.h"
 #include "transform.h"
@@ -1337,6 +1338,24 @@ static int reconnect(struct etl_transform *t)
 	return ETL_OK;
 }
 
+/* The run's counters (etl-job runs): rows loaded under the step, one
+ * message, an error for a response that could not be mapped. */
+static void add_metrics(struct etl_tx *tx, bool transformed, int rc)
+{
+	struct etl_runstats rs = ETL_RUNSTATS_INIT(ETL_STAGE_TRANSFORM);
+	int why = 0;
+
+	if (!tx->t->db || tx->t->dry_run || !tx->m->job_id)
+		return;
+	for (size_t i = 0; transformed && rc == ETL_OK && tx->pv && i < tx->pv->nstores; i++)
+		rs.records += (int64_t)tx->pv->stores[i].nrows;
+	rs.step = tx->m->step->type;
+	rs.messages = 1;
+	rs.errors = rc == ETL_DATAERR;
+	rs.peak_rss_kb = etl_runstats_peak_rss_kb();
+	etl_runstats_add(tx->t->db, tx->m->token, &rs, &why);
+}
+
 int etl_transform_handle(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 {
 	struct etl_transform *t = ctx;
@@ -1344,6 +1363,7 @@ int etl_transform_handle(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 	char *kind;
 	int rc = ETL_OK, rc2;
 	int64_t v = 0;
+	bool transformed = false;
 
 	if ((rc = reconnect(t)) != ETL_OK) {
 		etl_stage_set_reason(st, "cannot connect to PostgreSQL");
@@ -1367,6 +1387,7 @@ int etl_transform_handle(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 		goto out;
 	if (tx.raw_id || !etl_msg_is_null(m, "raw")) {
 		rc = transform_data(&tx);
+		transformed = true;
 		if (rc == ETL_DATAERR && t->db && !t->dry_run) {
 			int why;
 
@@ -1396,6 +1417,8 @@ out:
 			etl_tx_fail(&tx, rc, "transform failed");
 		etl_stage_set_reason(st, "%s", tx.reason);
 	}
+	if (rc == ETL_OK || rc == ETL_DATAERR)
+		add_metrics(&tx, transformed, rc);
 	if (rc == ETL_UNAVAIL && t->db) {   /* the retry starts on a new session */
 		etl_db_close(t->db);
 		t->db = NULL;

@@ -212,6 +212,14 @@ e2e_pipe() {
 	run -0 etl-job runs "$JOB"
 	run -0 jq -r '[.outcome, (.api_calls > 0)] | @tsv' <<<"$output"
 	assert_output "$(printf 'finished\ttrue')"
+	# Every stage counted its part: each vector once, as written.
+	local vectors
+	vectors=$(q "SELECT count(*) FROM vectors")
+	run -0 etl-job runs "$JOB" --json
+	run -0 jq -r '[.vectors_queued, ([.step_counts[].embedded // 0] | add),
+		([.step_counts[].transformed // 0] | add > 0),
+		(.stage_stats | keys | join(","))] | @tsv' <<<"$output"
+	assert_output "$(printf '%s\t%s\ttrue\tembedding,extraction,transform' "$vectors" "$vectors")"
 	dump_tables >"$DUMPS/pipe.dump"
 	finished_then_ready
 	# A second run, incremental, in the same database, changes nothing.
