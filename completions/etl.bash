@@ -19,7 +19,7 @@ embedding_queue_basic embedding_queue_premium embedding_queue_enterprise etl.fai
 _etl_common="--help --version --verbose --quiet --log-format --config"
 _etl_steps="jira_projects_and_issue_types jira_statuses_and_relationships
 jira_issues_with_changelogs jira_dev_status github_repositories
-github_prs_commits_reviews_comments github_prs_nested"
+github_prs_commits_reviews_comments"
 
 # Options taking a value, per program (the value is the next word, or after =).
 _etl_valued_etl_job="--dsn --config --log-format --dir --tier --tenant --provider --base-url

@@ -723,10 +723,8 @@ static bool is_last_step(const struct etl_extract_run *run, const struct etl_ste
 	if (etl_msg_get_bool(run->m, "single_step", &single) == 0 && single)
 		return true;
 	/* Step orders are 1-based: the next step's index is this one's order. */
-	for (int i = run->step->order; (*next = etl_step_of(run->p->name, i)) != NULL; i++)
-		if ((*next)->in_status)
-			return false;
-	return true;
+	*next = etl_step_of(run->p->name, run->step->order);
+	return *next == NULL;
 }
 
 static int emit_transform(struct etl_extract_run *run, const struct item *it, bool first,

@@ -85,7 +85,8 @@ static const char usage_integration_add[] =
 "  --token-env <var>   environment variable holding the API token\n"
 "  --projects <keys>   Jira project keys to sync, comma-separated\n"
 "  --orgs <orgs>       GitHub organisations or users, comma-separated\n"
-"  --repos <pattern>   GitHub repository name pattern\n";
+"  --repos <pattern>   GitHub repositories: name globs, comma-separated\n"
+"                      (owner/name with a slash)\n";
 
 static const char usage_integration_list[] =
 "usage: etl-job integration list [--tenant <tenant>] [--json]\n"

@@ -8,15 +8,14 @@
 #include "util.h"
 
 static const struct etl_step steps[] = {
-	{ "jira_projects_and_issue_types", "jira", 1, "Projects & Types", true },
-	{ "jira_statuses_and_relationships", "jira", 2, "Statuses & Relations", true },
-	{ "jira_issues_with_changelogs", "jira", 3, "Issues & Changelogs", true },
-	{ "jira_dev_status", "jira", 4, "Development Status", true },
-	{ "github_repositories", "github", 1, "Repositories", true },
-	{ "github_prs_commits_reviews_comments", "github", 2, "PRs, Commits & Reviews", true },
-	/* Nested pages of one PR's commits/reviews/comments: reported under
-	 * the PR step, so it has no status entry of its own. */
-	{ "github_prs_nested", "github", 2, "PRs, Commits & Reviews", false },
+	{ "jira_projects_and_issue_types", "jira", 1, "Projects & Types" },
+	{ "jira_statuses_and_relationships", "jira", 2, "Statuses & Relations" },
+	{ "jira_issues_with_changelogs", "jira", 3, "Issues & Changelogs" },
+	{ "jira_dev_status", "jira", 4, "Development Status" },
+	{ "github_repositories", "github", 1, "Repositories" },
+	/* A PR's commits, reviews and comments beyond the first page travel
+	 * with their PR page (lib/github/extract.h): no nested step. */
+	{ "github_prs_commits_reviews_comments", "github", 2, "PRs, Commits & Reviews" },
 };
 
 const struct etl_step *etl_step_find(const char *type)
@@ -32,7 +31,7 @@ const struct etl_step *etl_step_of(const char *provider, int i)
 	int seen = 0;
 
 	for (size_t k = 0; k < ETL_ARRAY_SIZE(steps); k++) {
-		if (strcasecmp(steps[k].provider, provider) || !steps[k].in_status)
+		if (strcasecmp(steps[k].provider, provider))
 			continue;
 		if (seen++ == i)
 			return &steps[k];

@@ -25,7 +25,6 @@ struct etl_step {
 	const char *provider;      /* "jira" */
 	int order;                 /* 1-based within the provider */
 	const char *display_name;  /* "Issues & Changelogs" */
-	bool in_status;            /* false for sub-steps (github_prs_nested) */
 };
 
 /* The step named @type (any case for the provider part), or NULL. */
