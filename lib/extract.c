@@ -523,6 +523,11 @@ bool etl_extract_rate_limited(const struct etl_extract_run *run)
 	return run->rate_limited;
 }
 
+void etl_extract_count_rate_hit(struct etl_extract_run *run)
+{
+	run->rate_hits++;
+}
+
 void etl_extract_count_error(struct etl_extract_run *run)
 {
 	run->errors++;

@@ -206,6 +206,10 @@ void etl_extract_next_arg(struct etl_extract_run *run, const char *key, const ch
 void etl_extract_hint(struct etl_extract_run *run, const char *key, const char *json);
 /* Count a failure that does not stop the step (dev status errors). */
 void etl_extract_count_error(struct etl_extract_run *run);
+/* Count a rate limit the provider saw in a successful HTTP answer (GitHub's
+ * RATE_LIMITED, its point budget nearly spent): the HTTP layer counts the
+ * 429s and 403s itself. */
+void etl_extract_count_rate_hit(struct etl_extract_run *run);
 
 /*
  * Fail the step because of the last fetch: the reason set for the stage,

@@ -235,10 +235,12 @@ setup() {
 
 @test "github: RATE_LIMITED with HTTP 200 and a short reset is waited out, nothing lost" {
 	fake_ctl "$FAKE_GITHUB_URL" '{"rate_points": {"reset_in": 2}, "rate_limit_200": {"after": 2, "count": 1}}' >/dev/null
-	run -0 --separate-stderr etl-extract github --integration "$INTEG" --full
+	run -0 --separate-stderr etl-extract -v github --integration "$INTEG" --full
 	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out"
 	check_flags "$BATS_TEST_TMPDIR/out"
 	[[ $stderr == *"rate limited (HTTP 200, RATE_LIMITED): waiting"* ]]
+	# Counted for the run's metrics, though the HTTP answer was a 200.
+	[[ $stderr == *" 1 rate-limit waits, 0 errors"* ]]
 	# One more request than rows: the rate-limited answer was not stored.
 	[ "$(fake_stats "$FAKE_GITHUB_URL" | jq .total)" -eq 11 ]
 	[ "$(kinds)" = "$FULL_KINDS" ]

@@ -193,6 +193,7 @@ static int pace(struct etl_extract_run *run, struct etl_gh *g, const char *what,
 	g->pace_until_ms = 0;
 	if (wait <= 0)
 		return ETL_OK;
+	etl_extract_count_rate_hit(run);
 	return rate_wait(run, what, wait, waits, "the rate limit is nearly spent");
 }
 
@@ -303,6 +304,7 @@ static int check_response(struct etl_extract_run *run, struct etl_gh *g, const c
 		int64_t wait = r->ratelimit_reset > 0 ?
 			r->ratelimit_reset * 1000 + 1000 - etl_wall_ms() : ETL_GH_SECONDARY_WAIT_MS;
 
+		etl_extract_count_rate_hit(run);
 		rc = rate_wait(run, what, wait, waits, "rate limited (HTTP 200, RATE_LIMITED)");
 		return rc == ETL_OK ? 1 : rc;
 	}
