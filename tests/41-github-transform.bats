@@ -219,6 +219,87 @@ setup() {
 		AND p.url LIKE '%/alpha-service/%' AND r.state = 'PENDING'")" -eq 2 ]
 }
 
+# The commits, reviews and comments stored for alpha-service #1: "commits reviews comments".
+pr1_nested() {
+	q "SELECT (SELECT count(*) FROM prs_commits c WHERE c.pr_id = p.id) || ' ' ||
+	   (SELECT count(*) FROM prs_reviews c WHERE c.pr_id = p.id) || ' ' ||
+	   (SELECT count(*) FROM prs_comments c WHERE c.pr_id = p.id)
+	   FROM prs p WHERE p.number = 1 AND p.url LIKE '%/alpha-service/%'"
+}
+
+@test "github transform: a newer complete PR drops the commits, reviews and comments GitHub no longer has" {
+	etl-transform <"$M" >/dev/null
+	page=$(q "SELECT id FROM raw_extraction_data WHERE request_params->>'name' = 'alpha-service'")
+	base=$(q "SELECT max(id) FROM raw_extraction_data")
+	read -r sha review comment < <(q "SELECT convert_from(raw_data, 'UTF8') FROM raw_extraction_data
+		WHERE id = $page" | jq -r '.data.repository.pullRequests.nodes[] | select(.number == 1) |
+		"\(.commits.nodes[0].commit.oid) \(.reviews.nodes[0].id) \(.comments.nodes[0].id)"')
+	read -r _ _ commits reviews comments < <(expect counts)
+	[ "$(pr1_nested)" = "3 3 4" ]
+	nodes='.data.repository.pullRequests.nodes'
+	drop='.commits.nodes |= .[1:] | .reviews.nodes |= .[1:] | .comments.nodes |= .[1:]'
+	recount='.commits.totalCount -= 1 | .reviews.totalCount -= 1 | .comments.totalCount -= 1'
+	updated() { q "SELECT $(utc updated) FROM prs WHERE number = 1 AND url LIKE '%/alpha-service/%'"; }
+	# Newer, but fewer nodes than totalCount (pages missing): it loads, nothing is deleted.
+	raw_copy "$page" $((base + 1)) "$nodes |= map(select(.number == 1)
+		| .updatedAt = \"2024-03-01T00:00:00Z\" | $drop)"
+	msg $((base + 1)) pull_requests | etl-transform >/dev/null 2>&1
+	[ "$(updated)" = 2024-03-01T00:00:00Z ]
+	[ "$(pr1_nested)" = "3 3 4" ]
+	# Complete, but older than the version stored: nothing is deleted.
+	raw_copy "$page" $((base + 2)) "$nodes |= map(select(.number == 1)
+		| .updatedAt = \"2024-02-28T00:00:00Z\" | $drop | $recount)"
+	msg $((base + 2)) pull_requests | etl-transform >/dev/null
+	[ "$(updated)" = 2024-03-01T00:00:00Z ]
+	[ "$(pr1_nested)" = "3 3 4" ]
+	# Newer and complete (a force-push, a deleted review and comment): exactly those rows go.
+	raw_copy "$page" $((base + 3)) "$nodes |= map(select(.number == 1)
+		| .updatedAt = \"2024-03-02T00:00:00Z\" | $drop | $recount)"
+	msg $((base + 3)) pull_requests | etl-transform >/dev/null
+	[ "$(pr1_nested)" = "2 2 3" ]
+	[ "$(q "SELECT (SELECT count(*) FROM prs_commits WHERE sha = '$sha') + (SELECT count(*) FROM prs_reviews
+		WHERE external_id = '$review') + (SELECT count(*) FROM prs_comments WHERE external_id = '$comment')")" -eq 0 ]
+	# The other PRs keep theirs.
+	[ "$(q "SELECT (SELECT count(*) FROM prs_commits) || ' ' || (SELECT count(*) FROM prs_reviews) || ' ' ||
+		(SELECT count(*) FROM prs_comments)")" = "$((commits - 1)) $((reviews - 1)) $((comments - 1))" ]
+	# A connection that became empty empties (no staged row, still a complete set).
+	raw_copy "$page" $((base + 4)) "$nodes |= map(select(.number == 1)
+		| .updatedAt = \"2024-03-03T00:00:00Z\" | $drop | $recount
+		| .reviews.nodes = [] | .reviews.totalCount = 0)"
+	msg $((base + 4)) pull_requests | etl-transform >/dev/null
+	[ "$(pr1_nested)" = "2 0 3" ]
+}
+
+@test "github transform: the watermark moves only for the repositories this run transformed" {
+	etl-transform <"$M" >/dev/null
+	# beta-service's newest PR changes in the table, alpha-service loses its watermark; then
+	# a PR step run of alpha-service's page alone.
+	q "UPDATE prs p SET updated = '2030-01-01T00:00:00Z' FROM repositories r
+	   WHERE r.id = p.repository_id AND r.name = 'beta-service'"
+	q "UPDATE repositories SET last_pr_updated = NULL WHERE name = 'alpha-service'"
+	page=$(q "SELECT id FROM raw_extraction_data WHERE request_params->>'name' = 'alpha-service'")
+	msg "$page" pull_requests '{"first_item": true, "last_item": true}' | etl-transform >/dev/null
+	# alpha-service has its watermark again; beta-service, not in this run, kept its own.
+	diff <(expect repos | jq -cS . | sort) <(db_repos)
+	[ "$(q "SELECT count(*) FROM etl_transform_keys")" -eq 0 ]
+}
+
+@test "github transform: a response that is not JSON is quoted up to 40 bytes, never past its end" {
+	etl-transform <"$M" >/dev/null
+	base=$(q "SELECT max(id) FROM raw_extraction_data")
+	page=$(q "SELECT id FROM raw_extraction_data WHERE request_params->>'name' = 'alpha-service'")
+	raw_copy "$page" $((base + 1)) '.'
+	q "UPDATE raw_extraction_data SET raw_data = convert_to('<html>', 'UTF8') WHERE id = $((base + 1))"
+	raw_copy "$page" $((base + 2)) '.'
+	q "UPDATE raw_extraction_data SET raw_data = convert_to(repeat('<p>', 20), 'UTF8') WHERE id = $((base + 2))"
+	run -65 --separate-stderr etl-transform < <(msg $((base + 1)) pull_requests; msg $((base + 2)) pull_requests)
+	# Whole lines: the excerpt ends where the response does, or after 40 bytes and "...".
+	grep -Fqx "etl-transform: error: line 1: pull request page is not JSON (unexpected character at byte 1): <html>" \
+		<<<"$stderr" || fail "$stderr"
+	grep -Fqx "etl-transform: error: line 2: pull request page is not JSON (unexpected character at byte 1): $(printf '<p>%.0s' {1..13})<..." \
+		<<<"$stderr" || fail "$stderr"
+}
+
 @test "github transform: hostile responses are reported, exit 65, the other messages load" {
 	# Loaded once; then beta-service's PRs are gone and no watermark is set.
 	etl-transform <"$M" >/dev/null

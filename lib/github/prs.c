@@ -19,6 +19,8 @@
 
 enum conn { C_COMMITS, C_REVIEWS, C_COMMENTS, NCONN };
 static const char *const conn_name[NCONN] = { "commits", "reviews", "comments" };
+/* The prs staging column of each connection's complete key set. */
+static const int key_col[NCONN] = { PR_commit_keys, PR_review_keys, PR_comment_keys };
 
 /* An attached page: the connection @conn of PR @pr in document @doc. */
 struct att_conn {
@@ -271,21 +273,45 @@ static void comment_rows(struct page *pg, struct pr_ctx *pc)
 	}
 }
 
-/* Warn when fewer nodes arrived than GitHub counts: never truncated silently. */
-static void check_total(struct page *pg, const struct pr_ctx *pc, int64_t number,
+/*
+ * Is the connection just staged complete (as many rows as its totalCount)?
+ * Only then may the stored rows it lacks be deleted.  Warn when fewer
+ * nodes arrived than GitHub counts: never truncated silently.
+ */
+static bool check_total(struct page *pg, const struct pr_ctx *pc, int64_t number,
 			enum conn kind)
 {
 	const struct etl_jdoc *d = &pg->docs[0];
 	uint32_t c = etl_jdoc_get(d, pc->node, conn_name[kind]);
 	int64_t total;
 
-	if (etl_jdoc_i64(d, etl_jdoc_get(d, c, "totalCount"), &total) == 0 &&
-	    total > (int64_t)pg->nit) {
+	if (etl_jdoc_i64(d, etl_jdoc_get(d, c, "totalCount"), &total) < 0)
+		return false;
+	if (total > (int64_t)pg->nit) {
 		pg->incomplete++;
 		etl_warn("pull request #%lld: %zu of %lld %s (pages missing from the "
 			 "extraction)", (long long)number, pg->nit, (long long)total,
 			 conn_name[kind]);
 	}
+	return total == (int64_t)pg->nit;
+}
+
+/*
+ * The keys of connection @kind just staged, as a JSON array into @out, when
+ * the set is complete; @out stays empty (buf NULL) otherwise.
+ */
+static void key_set(struct page *pg, const struct pr_ctx *pc, int64_t number,
+		    enum conn kind, struct etl_buf *out)
+{
+	if (!check_total(pg, pc, number, kind))
+		return;
+	etl_buf_addch(out, '[');
+	for (size_t i = 0; i < pg->nit; i++) {
+		if (i)
+			etl_buf_addch(out, ',');
+		etl_buf_add(out, pg->it[i].key, pg->it[i].klen);
+	}
+	etl_buf_addch(out, ']');
 }
 
 /* --- one pull request */
@@ -338,6 +364,7 @@ static void one_pr(struct page *pg, uint32_t p, const char *repo_id, const char 
 	char *id = etl_jdoc_strdup(d, etl_jdoc_get(d, p, "id"));
 	char *author = etl_jdoc_strdup(d, etl_jdoc_path(d, p, "author.login"));
 	int64_t number;
+	struct etl_buf keys[NCONN] = { ETL_BUF_INIT, ETL_BUF_INIT, ETL_BUF_INIT };
 	int upd;
 
 	if (!id || !*id || etl_jdoc_i64(d, etl_jdoc_get(d, p, "number"), &number) < 0 ||
@@ -355,21 +382,26 @@ static void one_pr(struct page *pg, uint32_t p, const char *repo_id, const char 
 		etl_warn("pull request %s#%lld: unreadable update time: left empty (any later "
 			 "version replaces this one)", repo, (long long)number);
 	commit_rows(pg, &pc);
-	check_total(pg, &pc, number, C_COMMITS);
+	key_set(pg, &pc, number, C_COMMITS, &keys[C_COMMITS]);
 	review_rows(pg, &pc);
-	check_total(pg, &pc, number, C_REVIEWS);
+	key_set(pg, &pc, number, C_REVIEWS, &keys[C_REVIEWS]);
 	comment_rows(pg, &pc);
-	check_total(pg, &pc, number, C_COMMENTS);
+	key_set(pg, &pc, number, C_COMMENTS, &keys[C_COMMENTS]);
 
 	etl_tx_row(tx, &gh_t_prs);
 	etl_tx_set_str(tx, PR_external_id, id);
 	etl_tx_set_str(tx, PR_repo_external_id, repo_id);
 	etl_tx_set_i64(tx, PR_number, number);
 	pr_columns(pg, &pc);
+	for (int k = 0; k < NCONN; k++)
+		if (keys[k].buf)
+			etl_tx_set_json(tx, key_col[k], keys[k].buf, keys[k].len);
 	etl_tx_row_end(tx);
 	etl_tx_key(tx, "embed", "prs", id, strlen(id));
 	pg->prs++;
 out:
+	for (int k = 0; k < NCONN; k++)
+		etl_buf_release(&keys[k]);
 	free(id);
 	free(author);
 }
@@ -425,6 +457,8 @@ int gh_tx_pull_requests(struct etl_tx *tx)
 	}
 	if ((rc = repo_placeholder(&pg, repo, &repo_id, &full)) != ETL_OK)
 		goto out;
+	/* The step's watermark update covers the repositories this run saw. */
+	etl_tx_key(tx, "seen", "repositories", repo_id, strlen(repo_id));
 	/* Attached pages complete the connections that have more. */
 	if (needs_attached(&pg.docs[0], prs)) {
 		if ((rc = etl_tx_load_attached(tx)) != ETL_OK) {

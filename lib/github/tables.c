@@ -55,6 +55,21 @@ const struct etl_tx_table gh_t_repos = {
 	{ REPO_external_id }, 1, repo_load,
 };
 
+/*
+ * Nested rows GitHub no longer has (a force-push drops commits; reviews
+ * and comments get deleted): the stored rows of a PR missing from the
+ * page's complete key set @keys (NULL when incomplete: it says nothing
+ * about the rest), only when the page's PR version is the one stored (an
+ * older page knows nothing of newer rows).  Run with the prs, as the
+ * nested tables load only when they have rows and a set may be empty.
+ * @and narrows the rows the connection covers.
+ */
+#define NESTED_GONE(tbl, keys, key, and) \
+	"DELETE FROM " tbl " c USING etl_tx_prs t, prs p WHERE t." keys " IS NOT NULL " \
+	"AND p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = t.external_id " \
+	"AND p.updated = t.updated AND c.tenant_id = $1 AND c.pr_id = p.id " and \
+	"AND NOT (t." keys " ? c." key ")"
+
 /* prs: the repository resolved by its node id (a row or a placeholder). */
 static const struct etl_tx_col pr_cols[] = { GT_PRS(COL) };
 static const struct etl_tx_sql pr_load[] = {
@@ -72,6 +87,10 @@ static const struct etl_tx_sql pr_load[] = {
 	  "AND prs.updated <= EXCLUDED.updated)) "
 	  "AND (prs.repository_id" GT_PR_DIRECT(PR_) ") IS DISTINCT FROM "
 	  "(EXCLUDED.repository_id" GT_PR_DIRECT(EX_) ")", "ti" },
+	{ NESTED_GONE("prs_commits", "commit_keys", "sha", ""), "ti" },
+	{ NESTED_GONE("prs_reviews", "review_keys", "external_id", ""), "ti" },
+	{ NESTED_GONE("prs_comments", "comment_keys", "external_id",
+		      "AND c.comment_type = 'issue' "), "ti" },
 	{ NULL, NULL },
 };
 const struct etl_tx_table gh_t_prs = {

@@ -36,8 +36,9 @@ int gh_response(struct etl_tx *tx, struct etl_jdoc *d, const char *data, size_t 
 
 	*data_node = 0;
 	if (etl_jdoc_parse(d, data, len, err, sizeof(err)) < 0)
-		return etl_tx_fail(tx, ETL_DATAERR, "%s is not JSON (%s): %.40s%s", what, err,
-				   data ? data : "", len > 40 ? "..." : "");
+		return etl_tx_fail(tx, ETL_DATAERR, "%s is not JSON (%s): %.*s%s", what, err,
+				   (int)(len < 40 ? len : 40), data ? data : "",
+				   len > 40 ? "..." : "");
 	errors = etl_jdoc_get(d, ETL_JDOC_ROOT, "errors");
 	*data_node = etl_jdoc_get(d, ETL_JDOC_ROOT, "data");
 	if (etl_jdoc_kind(d, errors) == ETL_JSON_ARRAY && etl_jdoc_first(d, errors)) {
@@ -208,15 +209,21 @@ static int gh_transform(struct etl_tx *tx, void *state)
 
 /*
  * The watermark of incremental PR sync: the newest PR update stored per
- * repository, once the PR step of a run is complete.  A repository whose
- * PR page failed in this run keeps its watermark: the next run must fetch
- * the PRs that page held.
+ * repository, once the PR step of a run is complete, for the repositories
+ * whose PR pages this run transformed (their "seen" keys; the others keep
+ * theirs, and the index of 0014 makes each maximum one short scan).  A
+ * repository whose PR page failed in this run keeps its watermark: the
+ * next run must fetch the PRs that page held.
  */
 static const char sql_watermark[] =
 	"UPDATE repositories r SET last_pr_updated = m.newest, last_updated_at = now() "
-	"FROM (SELECT repository_id, max(updated) AS newest FROM prs "
-	"WHERE tenant_id = $1 AND integration_id = $2 GROUP BY repository_id) m "
-	"WHERE r.tenant_id = $1 AND r.integration_id = $2 AND r.id = m.repository_id "
+	"FROM (SELECT t.id, (SELECT max(p.updated) FROM prs p WHERE p.tenant_id = $1 "
+	"AND p.repository_id = t.id) AS newest FROM repositories t "
+	"JOIN etl_transform_keys k ON k.tenant_id = $1 AND k.token = $3::uuid "
+	"AND k.step = $4 AND k.kind = 'seen' AND k.table_name = 'repositories' "
+	"AND k.external_id = t.external_id "
+	"WHERE t.tenant_id = $1 AND t.integration_id = $2) m "
+	"WHERE r.tenant_id = $1 AND r.id = m.id "
 	"AND m.newest IS NOT NULL AND r.last_pr_updated IS DISTINCT FROM m.newest "
 	"AND NOT EXISTS (SELECT 1 FROM raw_extraction_data x WHERE x.tenant_id = $1 "
 	"AND x.token = $3::uuid AND x.type = $4 AND x.status = 'failed' "

@@ -11,12 +11,18 @@
  *                  (request_params.for_raw_id, or the inline
  *                  "raw_changelogs"), which name their PR (node.id); a
  *                  placeholder repositories row when the page's repository
- *                  is not loaded yet (the repositories step may come later)
+ *                  is not loaded yet (the repositories step may come later);
+ *                  when the PR version staged is the one stored, the
+ *                  stored commits, reviews and comments missing from a
+ *                  connection the page holds complete (as many nodes as
+ *                  its totalCount) are deleted (force-push, deleted
+ *                  review or comment)
  *
  * On the last_item of github_prs_commits_reviews_comments the watermark
  * repositories.last_pr_updated becomes max(prs.updated) of each
- * repository of the integration (not for a repository whose PR page
- * failed in this run: its missing PRs must be fetched again).
+ * repository whose PR pages this run transformed (not for a repository
+ * whose PR page failed in this run: its missing PRs must be fetched
+ * again).
  * The man page etl-transform(1) defines the derived PR columns.
  */
 #ifndef ETL_GITHUB_TRANSFORM_H

@@ -34,7 +34,15 @@
 	X(deletions, INT) X(changed_files, INT) X(commit_count, INT) \
 	X(review_count, INT) X(comment_count, INT) X(first_commit_at, TIME) \
 	X(first_review_at, TIME) X(review_cycles, INT)
-#define GT_PRS(X) X(external_id, TEXT) X(repo_external_id, TEXT) GT_PR_DIRECT(X)
+/*
+ * *_keys: the key set (a JSON array: commit oids, review and comment node
+ * ids) of a connection the page holds complete (as many nodes as its
+ * totalCount), else NULL.  The stored rows of that PR version missing from
+ * a complete set are gone from GitHub (force-push, deleted review or
+ * comment) and are deleted; an incomplete set says nothing about the rest.
+ */
+#define GT_PRS(X) X(external_id, TEXT) X(repo_external_id, TEXT) GT_PR_DIRECT(X) \
+	X(commit_keys, JSON) X(review_keys, JSON) X(comment_keys, JSON)
 
 /* Nested rows carry their PR's external id and update time: they load only
  * for the PR version stored (an older page never replaces newer rows). */
