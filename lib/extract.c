@@ -72,6 +72,7 @@ struct item {
 	bool open;
 	long index;                /* 1-based within the step */
 	int64_t raw_id;            /* 0 with --no-store */
+	bool replayed;             /* its response came from a stored row */
 	char kind[48];
 	/* --no-store: the response and its attached responses inline. */
 	struct etl_buf raw, changelogs, params, url;
@@ -513,6 +514,17 @@ const struct etl_http_resp *etl_extract_fetch(struct etl_extract_run *run, struc
 	}
 }
 
+bool etl_extract_stored_next(const struct etl_extract_run *run, const char *method,
+			     const char *url, const char *body, size_t len)
+{
+	char sig[sizeof(run->sig)];
+
+	if (run->next_row >= run->nrows)
+		return false;
+	make_sig(sig, method, url, body, len);
+	return !strcmp(run->rows[run->next_row].sig, sig);
+}
+
 const struct etl_http_resp *etl_extract_last(const struct etl_extract_run *run)
 {
 	return &run->resp;
@@ -582,6 +594,7 @@ static void item_reset(struct item *it)
 	it->open = false;
 	it->index = 0;
 	it->raw_id = 0;
+	it->replayed = false;
 	it->kind[0] = '\0';
 	etl_buf_reset(&it->raw);
 	etl_buf_reset(&it->changelogs);
@@ -683,6 +696,7 @@ int etl_extract_item(struct etl_extract_run *run, const char *kind, const char *
 		return rc;
 	item_reset(it);
 	it->open = true;
+	it->replayed = run->replayed_id != 0;
 	snprintf(it->kind, sizeof(it->kind), "%s", kind);
 	if (run->x->db)
 		return store(run, kind, params, 0, &it->raw_id);
@@ -777,7 +791,13 @@ static int emit_transform(struct etl_extract_run *run, const struct item *it, bo
 	return rc;
 }
 
-/* Send the held message (unless a run before this one already did). */
+/*
+ * Send the held message, unless a run before this one already did: only an
+ * item answered from a stored row can have been sent.  Its index alone
+ * does not say it: once a request differs from the stored one (a page
+ * size that changed), the numbering of the items that follow no longer
+ * matches the run that saved the checkpoint, and their responses are new.
+ */
 static int emit_held(struct etl_extract_run *run, bool last)
 {
 	struct item *it = &run->held;
@@ -785,7 +805,7 @@ static int emit_held(struct etl_extract_run *run, bool last)
 
 	if (!it->open)
 		return 0;
-	if (!run->suppress_all && it->index > run->suppress)
+	if (!run->suppress_all && !(it->replayed && it->index <= run->suppress))
 		rc = emit_transform(run, it, it->index == 1, last);
 	if (rc == 0) {
 		run->emitted = it->index;

@@ -38,10 +38,13 @@
  * ETL_TEMPFAIL (exit 75).  A rerun of the same run (same token) catches
  * up: every request whose signature (method, URL, body) matches the next
  * row stored for this token and step is answered from that row, with no
- * API call and no new row, and the first "emitted" messages are not sent
- * again; steps before the checkpoint's step are caught up the same way
- * with every message suppressed.  The first request that differs, or the
- * first past the stored rows, goes to the API.
+ * API call and no new row, and of the first "emitted" messages those whose
+ * response came from a stored row are not sent again (a response asked
+ * anew is always sent: once a request differs, the numbering no longer
+ * matches the earlier run's); steps before the checkpoint's step are
+ * caught up the same way with every message suppressed.  The first
+ * request that differs, or the first past the stored rows, goes to the
+ * API.
  */
 #ifndef ETL_EXTRACT_H
 #define ETL_EXTRACT_H
@@ -175,6 +178,14 @@ void etl_extract_http_opts(const struct etl_extract_run *run, struct etl_http_op
 const struct etl_http_resp *etl_extract_fetch(struct etl_extract_run *run, struct etl_http *h,
 					      const char *method, const char *url,
 					      const char *body, size_t len);
+/*
+ * While catching up: whether the next stored row answers this request
+ * (same method, URL and body).  False when no stored row is left.  Lets a
+ * provider that changes its requests on the way (smaller pages after a
+ * timeout) find the request the earlier run made.
+ */
+bool etl_extract_stored_next(const struct etl_extract_run *run, const char *method,
+			     const char *url, const char *body, size_t len);
 /* The last fetch's response, failed or not (status, why, error, body). */
 const struct etl_http_resp *etl_extract_last(const struct etl_extract_run *run);
 /* True when the last failure was a rate limit longer than --max-wait. */

@@ -112,6 +112,11 @@ static inline uint32_t etl_jdoc_next(const struct etl_jdoc *d, uint32_t node)
 {
 	return d->n[node].next;
 }
+/* Members of an object or elements of an array; 0 for anything else. */
+static inline uint32_t etl_jdoc_count(const struct etl_jdoc *d, uint32_t node)
+{
+	return d->n[node].count;   /* node 0 and scalars count 0 */
+}
 /* The raw bytes of a value, exactly as in the text. */
 static inline const char *etl_jdoc_raw(const struct etl_jdoc *d, uint32_t node, size_t *len)
 {

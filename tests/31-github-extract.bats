@@ -124,6 +124,30 @@ setup() {
 	fake_reset "$FAKE_GITHUB_URL"
 }
 
+# A test that switched the fake to another dataset switches it back.
+teardown() {
+	[ -z "${GH_DATA_SWITCHED:-}" ] || fake_ctl "$FAKE_GITHUB_URL" "{\"data\": \"$SMALL\"}" >/dev/null
+}
+
+# sent_prs FILE...: the distinct pull request numbers ("repo#n", sorted, one a line) of the
+# pull_requests pages whose transform messages are in FILE... (several runs of one job).
+sent_prs() {
+	local ids
+	ids=$(cat "$@" | jq -rs '[.[] | select(.raw_kind == "pull_requests") | .raw_data_id] | join(",")')
+	[ -n "$ids" ] || return 0
+	q "SELECT DISTINCT (request_params->>'name') || '#' || (x->>'number') FROM raw_extraction_data,
+	   jsonb_array_elements(convert_from(raw_data, 'UTF8')::jsonb->'data'->'repository'->'pullRequests'->'nodes') x
+	   WHERE id IN ($ids) ORDER BY 1"
+}
+
+# adhoc_message INTEGRATION: a single-step repositories message with no job.
+adhoc_message() {
+	jq -cn --argjson t "$TENANT" --argjson i "$1" --arg k "$(uuid)" \
+		'{tenant_id: $t, job_id: null, token: $k, type: "github_repositories",
+		provider: "github", first_item: true, last_item: false, last_job_item: false,
+		integration_id: $i, last_sync_date: null, single_step: true}'
+}
+
 @test "github: a full sync of github-small: rows per kind, flags per step, every PR complete" {
 	run -0 --separate-stderr etl-extract github --integration "$INTEG" --full
 	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out"
@@ -207,8 +231,8 @@ setup() {
 	   last_pr_updated) VALUES
 	   ($TENANT, $INTEG, 'R_kgDOKUl9rZ0RPSzowMDAwMDAwMDAwMDE', 'etlkit-test', 'alpha-service',
 	    'etlkit-test/alpha-service', '2024-02-24T06:28:12Z'),
-	   ($TENANT, $INTEG, 'R_other_id', 'etlkit-test', 'beta-service', 'etlkit-test/beta-service',
-	    '2024-01-28T19:00:00Z'),
+	   ($TENANT, $INTEG, 'R_kgDOKUl9rZ0RPSzowMDAwMDAwMDAwMDI', 'etlkit-test', 'beta-service',
+	    'etlkit-test/beta-service', '2024-01-28T19:00:00Z'),
 	   ($TENANT, $INTEG, 'R_gamma', 'etlkit-test', 'gamma-service', 'etlkit-test/gamma-service', NULL)"
 	run -0 --separate-stderr etl-extract --page-size 2 github --integration "$INTEG" \
 		--since 2024-03-01T00:00:00Z
@@ -412,4 +436,173 @@ setup() {
 	[[ $stderr == *"POST $FAKE_GITHUB_URL/api/graphql: HTTP 404"* ]]
 	run -0 --separate-stderr etl-extract --only github --integration "$INTEG"
 	[ "$(q "SELECT DISTINCT request_url FROM raw_extraction_data")" = "$FAKE_GITHUB_URL/graphql" ]
+}
+
+@test "github: a worker serving two integrations never lends the first's token to the second (exit 78)" {
+	# Review #1: the client was cached by base URL only, and kept the first token when the
+	# second integration had none.
+	ig=$(integ --orgs etlkit-test)
+	q "UPDATE integrations SET token_encrypted = NULL WHERE id = $ig"
+	fake_ctl "$FAKE_GITHUB_URL" "{\"token\": \"$GH_TOKEN\"}" >/dev/null
+	{ adhoc_message "$INTEG"; adhoc_message "$ig"; } >"$BATS_TEST_TMPDIR/msgs"
+	run -78 --separate-stderr etl-extract <"$BATS_TEST_TMPDIR/msgs"
+	[[ $stderr == *"integration $ig has no GitHub token"* ]]
+	# The first message's one request, nothing for the second.
+	[ "$(fake_stats "$FAKE_GITHUB_URL" | jq -c '[.total, .by_status["200"]]')" = "[1,1]" ]
+	[ "$(q "SELECT count(*) || ':' || min(integration_id) FROM raw_extraction_data")" = "1:$INTEG" ]
+	run -0 jq -sc 'map(.integration_id)' <<<"$output"
+	assert_output "[$INTEG]"
+	[[ $stderr != *"$GH_TOKEN"* ]]
+}
+
+@test "github: a 502 then a long RATE_LIMITED, rerun: the messages of both runs cover every PR of a clean run" {
+	# Review #2: after a 502 the smaller page size carried on; the rerun asked full-size
+	# pages again, nothing matched the stored rows past that point, yet the first
+	# "emitted" messages were still suppressed by count: new responses never sent.
+	use_db "g${BATS_TEST_NUMBER}clean" etl_gh_tmpl
+	token=$(uuid)
+	job=$(new_job "$token")
+	job_message "$job" "$token" | etl-extract --page-size 4 >"$BATS_TEST_TMPDIR/clean"
+	sent_prs "$BATS_TEST_TMPDIR/clean" >"$BATS_TEST_TMPDIR/want"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/want")" -eq 18 ]
+
+	use_db "g$BATS_TEST_NUMBER" etl_gh_tmpl
+	fake_reset "$FAKE_GITHUB_URL"
+	token=$(uuid)
+	job=$(new_job "$token")
+	job_message "$job" "$token" >"$BATS_TEST_TMPDIR/msg"
+	# PR page 2 (alpha-service) times out once; from the 6th PR page on, rate limited for an hour.
+	fake_ctl "$FAKE_GITHUB_URL" '{"errors_5xx": {"after": 1, "count": 1, "status": 502, "endpoint": "repository.pullRequests"},
+		"rate_limit_200": {"after": 5, "count": null, "endpoint": "repository.pullRequests"}}' >/dev/null
+	run -75 --separate-stderr etl-extract --page-size 4 --max-wait 5 <"$BATS_TEST_TMPDIR/msg"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out1"
+	[[ $stderr == *"HTTP 502 (GitHub's query timeout): asking again with page size 2"* ]]
+	# Stopped in beta-service (alpha's last pages were asked 2 at a time); 3 messages sent.
+	run -0 q "SELECT concat_ws(' ', status->'checkpoint'->>'emitted', status->'checkpoint'->>'repo',
+		status->'checkpoint'->>'first', status->'checkpoint'->>'nested') FROM etl_jobs WHERE id = $job"
+	assert_output "3 etlkit-test/beta-service 4 100"
+
+	fake_reset "$FAKE_GITHUB_URL"
+	run -0 --separate-stderr etl-extract --page-size 4 --max-wait 5 <"$BATS_TEST_TMPDIR/msg"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out2"
+	# Catching up took the stored (smaller) sizes: no page the first run stored was asked again.
+	[ "$(q "SELECT count(*) FROM raw_extraction_data WHERE request_params->>'kind' = 'pull_requests'")" -eq \
+		"$(q "SELECT count(DISTINCT (request_params->>'name', coalesce(request_params->>'after', '')))
+		FROM raw_extraction_data WHERE request_params->>'kind' = 'pull_requests'")" ]
+	sent_prs "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2" >"$BATS_TEST_TMPDIR/got"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	[ "$(incomplete)" -eq 0 ]
+}
+
+@test "github: a rerun whose requests all differ (another --page-size) sends every response it asked anew" {
+	# Review #2, the core: only a message answered from a stored row may be suppressed.
+	token=$(uuid)
+	job=$(new_job "$token")
+	job_message "$job" "$token" >"$BATS_TEST_TMPDIR/msg"
+	fake_ctl "$FAKE_GITHUB_URL" '{"rate_limit_200": {"after": 5, "count": null, "endpoint": "repository.pullRequests"}}' >/dev/null
+	run -75 --separate-stderr etl-extract --page-size 4 --max-wait 5 <"$BATS_TEST_TMPDIR/msg"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out1"
+	run -0 q "SELECT status->'checkpoint'->>'emitted' FROM etl_jobs WHERE id = $job"
+	assert_output 4
+	fake_reset "$FAKE_GITHUB_URL"
+	run -0 --separate-stderr etl-extract --page-size 3 --max-wait 5 <"$BATS_TEST_TMPDIR/msg"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out2"
+	# Every PR page of the rerun was asked anew (3 a page): every one has its message.
+	run -0 jq -s '[.[] | select(.raw_kind == "pull_requests")] | length' "$BATS_TEST_TMPDIR/out2"
+	assert_output "$(q "SELECT count(*) FROM raw_extraction_data WHERE request_params->>'kind' = 'pull_requests'
+		AND request_params->>'first' = '3'")"
+	[ "$(sent_prs "$BATS_TEST_TMPDIR/out2" | wc -l)" -eq 18 ]
+}
+
+@test "github: NOT_FOUND past the first page, in a nested page or inside the answer fails 75, never skipped" {
+	# Review #3: any NOT_FOUND was taken for "the object is gone": later pages or nested
+	# pages were silently dropped.
+	fake_ctl "$FAKE_GITHUB_URL" '{"not_found": {"after": 1, "endpoint": "repository.pullRequests", "path": ["repository"]}}' >/dev/null
+	run -75 --separate-stderr etl-extract --page-size 4 github --integration "$INTEG" --full
+	[[ $stderr == *"pull requests of etlkit-test/alpha-service: part of the answer is missing: Could not resolve"*"(NOT_FOUND); not skipped"* ]]
+	[ "$(count repository.pullRequests)" -eq 2 ]
+	# A nested page of PR #5 (its pull request node gone).
+	use_db "g${BATS_TEST_NUMBER}b" etl_gh_tmpl
+	fake_reset "$FAKE_GITHUB_URL"
+	fake_ctl "$FAKE_GITHUB_URL" '{"not_found": {"endpoint": "node.commits", "path": ["node"]}}' >/dev/null
+	run -75 --separate-stderr etl-extract github --integration "$INTEG" --full
+	[[ $stderr == *"commits of pull request #5: part of the answer is missing"* ]]
+	[ "$(count repository.pullRequests)" -eq 1 ]
+	# A path inside the answer, on a first page: the data is there, but not all of it.
+	use_db "g${BATS_TEST_NUMBER}c" etl_gh_tmpl
+	fake_reset "$FAKE_GITHUB_URL"
+	fake_ctl "$FAKE_GITHUB_URL" '{"not_found": {"endpoint": "repository.pullRequests",
+		"path": ["repository", "pullRequests", "nodes", 0, "author"]}}' >/dev/null
+	run -75 --separate-stderr etl-extract github --integration "$INTEG" --full
+	[[ $stderr == *"pull requests of etlkit-test/alpha-service: part of the answer is missing"* ]]
+	[ "$(kinds)" = "repositories:1" ]
+}
+
+@test "github: a repository created again under the same name does not inherit the old one's watermark" {
+	# Review #4: the watermark was matched by id OR name.
+	q "INSERT INTO repositories (tenant_id, integration_id, external_id, owner, name, full_name,
+	   last_pr_updated) VALUES ($TENANT, $INTEG, 'R_deleted_alpha', 'etlkit-test', 'alpha-service',
+	   'etlkit-test/alpha-service', '2024-02-24T06:28:12Z')"
+	run -0 --separate-stderr etl-extract --page-size 2 github --integration "$INTEG" \
+		--since 2024-03-01T00:00:00Z
+	# Every page of alpha-service (4 of 2), no since.
+	run -0 q "SELECT count(*) || ':' || count(request_params->>'since') FROM raw_extraction_data
+		WHERE request_params->>'kind' = 'pull_requests' AND request_params->>'name' = 'alpha-service'"
+	assert_output "4:0"
+}
+
+@test "github: a user's listing holds the repositories it owns, not those it collaborates on" {
+	# Review #6: repositoryOwner.repositories defaults to [OWNER, COLLABORATOR].
+	dir="$BATS_TEST_TMPDIR/gh-user"
+	cp -r "$SMALL" "$dir"
+	jq '. + {"dev-user": [{"id": "R_dotfiles", "name": "dotfiles", "nameWithOwner": "dev-user/dotfiles",
+		"owner": {"login": "dev-user", "__typename": "User"}, "url": "https://github.com/dev-user/dotfiles",
+		"isPrivate": false, "isArchived": false, "isFork": false, "createdAt": "2023-01-01T00:00:00Z",
+		"updatedAt": "2023-01-02T00:00:00Z", "pushedAt": "2023-01-02T00:00:00Z"},
+		.["etlkit-test"][0]]}' "$SMALL/repos.json" >"$dir/repos.json"
+	export GH_DATA_SWITCHED=1
+	fake_ctl "$FAKE_GITHUB_URL" "{\"data\": \"$dir\"}" >/dev/null
+	iu=$(integ --orgs dev-user)
+	run -0 --separate-stderr etl-extract github --integration "$iu" --full
+	run -0 q "SELECT string_agg(request_params->>'owner' || '/' || (request_params->>'name'), ',' ORDER BY id)
+		FROM raw_extraction_data WHERE request_params->>'kind' = 'pull_requests'"
+	assert_output "dev-user/dotfiles"
+	run -0 q "SELECT convert_from(raw_data, 'UTF8')::jsonb->'data'->'repositoryOwner'->'repositories'->>'totalCount'
+		FROM raw_extraction_data WHERE request_params->>'kind' = 'repositories'"
+	assert_output 1
+}
+
+@test "github: a cursor that does not advance fails 65 instead of looping" {
+	# Review #7: hasNextPage true with the same endCursor was paged forever.
+	fake_ctl "$FAKE_GITHUB_URL" '{"stuck_cursor": {"after": 1, "endpoint": "repository.pullRequests"}}' >/dev/null
+	run -65 --separate-stderr etl-extract --page-size 2 github --integration "$INTEG" --full
+	[[ $stderr == *"pull requests of etlkit-test/alpha-service: GitHub says there is a next page but the cursor does not advance"* ]]
+	[ "$(count repository.pullRequests)" -eq 2 ]
+	# In a pull request's nested pages too.
+	use_db "g${BATS_TEST_NUMBER}b" etl_gh_tmpl
+	fake_reset "$FAKE_GITHUB_URL"
+	fake_ctl "$FAKE_GITHUB_URL" '{"stuck_cursor": {"endpoint": "node.commits"}}' >/dev/null
+	run -65 --separate-stderr etl-extract github --integration "$INTEG" --full
+	[[ $stderr == *"commits of pull request #5: GitHub says there is a next page but the cursor does not advance"* ]]
+	[ "$(count node.commits)" -eq 1 ]
+}
+
+@test "github: more than 10 rate-limit waits for one query: the message says so, not a wait past --max-wait" {
+	# Minor (client.c rate_fail): the cap tripped with a short wait but the message spoke of
+	# a wait longer than --max-wait.  The reset is at once: each wait is short.
+	fake_ctl "$FAKE_GITHUB_URL" '{"rate_points": {"reset_in": 1}, "rate_limit_200": {"count": null}}' >/dev/null
+	run -75 --separate-stderr etl-extract --max-wait 5 github --integration "$INTEG" --full
+	[[ $stderr == *"repositories of etlkit-test: rate limited: too many rate-limit waits (10) for one request; checkpointed"* ]]
+	[[ $stderr != *"more than --max-wait"* ]]
+	[ "$(fake_stats "$FAKE_GITHUB_URL" | jq .total)" -eq 11 ]
+}
+
+@test "github: --no-store --orgs is split like the repository pattern (blanks trimmed)" {
+	# Minor (one list splitter): --orgs kept the blanks, so ' etlkit-test' was another login.
+	run -0 --separate-stderr env -u ETL_DATABASE_URL GITHUB_API_URL="$FAKE_GITHUB_URL" \
+		GITHUB_TOKEN="$GH_TOKEN" etl-extract --no-store --orgs ' etlkit-test , ' --repos 'beta-*' \
+		github --integration 7
+	[[ $stderr != *"no such organisation"* ]]
+	run -0 jq -sc 'map([.raw_kind, .request_params.name])' <<<"$output"
+	assert_output '[["repositories",null],["pull_requests","beta-service"]]'
 }

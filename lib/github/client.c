@@ -5,6 +5,7 @@
 #include "exit.h"
 #include "github/client.h"
 #include "log.h"
+#include "transform.h"   /* etl_tx_jdoc_time: one ISO 8601 parser for lib/ */
 #include "util.h"
 
 #define DEFAULT_BASE "https://api.github.com"
@@ -53,8 +54,7 @@ void etl_gh_free(struct etl_gh *g)
 
 void etl_gh_set_token(struct etl_gh *g, const char *token)
 {
-	if (token && *token)
-		etl_http_set_bearer(g->http, token);
+	etl_http_set_bearer(g->http, token);
 }
 
 static bool ends_with(const char *s, size_t n, const char *tail)
@@ -154,13 +154,21 @@ static void body_message(const struct etl_buf *body, char *out, size_t n)
 	etl_jdoc_release(&d);
 }
 
-static int rate_fail(struct etl_extract_run *run, const char *what, int64_t wait_ms)
+/* @too_often: the wait itself is short, but this request already sat out
+ * MAX_RATE_WAITS of them. */
+static int rate_fail(struct etl_extract_run *run, const char *what, int64_t wait_ms,
+		     bool too_often)
 {
 	char hint[64];
 
 	snprintf(hint, sizeof(hint), "%lld", (long long)((etl_wall_ms() + wait_ms) / 1000));
 	etl_extract_hint(run, "rate_limit_reset", hint);
 	etl_extract_retry_after(run, wait_ms);
+	if (too_often)
+		return etl_extract_failf(run, ETL_TEMPFAIL,
+					 "%s: rate limited: too many rate-limit waits (%d) for "
+					 "one request; checkpointed, run again later", what,
+					 MAX_RATE_WAITS);
 	return etl_extract_failf(run, ETL_TEMPFAIL,
 				 "%s: rate limited: the API asks to wait %lld s, more than "
 				 "--max-wait %ld s; checkpointed, run again later", what,
@@ -177,8 +185,10 @@ static int rate_wait(struct etl_extract_run *run, const char *what, int64_t wait
 
 	if (wait_ms < 0)
 		wait_ms = 0;
-	if ((max >= 0 && wait_ms > (int64_t)max * 1000) || ++*waits > MAX_RATE_WAITS)
-		return rate_fail(run, what, wait_ms);
+	if (max >= 0 && wait_ms > (int64_t)max * 1000)
+		return rate_fail(run, what, wait_ms, false);
+	if (++*waits > MAX_RATE_WAITS)
+		return rate_fail(run, what, wait_ms, true);
 	etl_warn("%s: %s: waiting %lld s", what, why, (long long)((wait_ms + 999) / 1000));
 	etl_sleep_ms(wait_ms);
 	return ETL_OK;
@@ -197,38 +207,6 @@ static int pace(struct etl_extract_run *run, struct etl_gh *g, const char *what,
 	return rate_wait(run, what, wait, waits, "the rate limit is nearly spent");
 }
 
-/* ISO-8601 UTC ("2024-01-15T10:00:00Z", GitHub's form) into epoch ms. */
-static int iso_ms(const char *s, size_t len, int64_t *ms)
-{
-	char buf[40];
-	struct tm tm;
-	int n = 0;
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*ms = (int64_t)timegm(&tm) * 1000;
-	return 0;
-}
-
-int etl_gh_time_ms(const struct etl_jdoc *d, uint32_t node, int64_t *ms)
-{
-	size_t len;
-	const char *raw;
-
-	if (etl_jdoc_kind(d, node) != ETL_JSON_STRING)
-		return -1;
-	raw = etl_jdoc_raw(d, node, &len);
-	return len < 2 ? -1 : iso_ms(raw + 1, len - 2, ms);
-}
-
 void etl_gh_iso(int64_t ms, char out[32])
 {
 	time_t t = (time_t)(ms / 1000);
@@ -245,7 +223,7 @@ static void note_rate(struct etl_gh *g, const struct etl_jdoc *d)
 	int64_t cost = 1, remaining, reset;
 
 	if (etl_jdoc_i64(d, etl_jdoc_get(d, rl, "remaining"), &remaining) < 0 ||
-	    etl_gh_time_ms(d, etl_jdoc_get(d, rl, "resetAt"), &reset) < 0)
+	    etl_tx_jdoc_time(d, etl_jdoc_get(d, rl, "resetAt"), &reset) != 0)
 		return;
 	etl_jdoc_i64(d, etl_jdoc_get(d, rl, "cost"), &cost);
 	if (remaining < ETL_GH_LOW_POINTS || remaining < 2 * cost) {
@@ -285,10 +263,34 @@ static int classify_errors(const struct etl_jdoc *d, char *msg, size_t n)
 	return worst;
 }
 
+/*
+ * Whether every error of @d (all NOT_FOUND) names a root field alone
+ * ("path": ["repository"]) that is null in data: the object asked for is
+ * gone.  A longer path is a part of the answer that is missing.
+ */
+static bool root_gone(const struct etl_jdoc *d, uint32_t data)
+{
+	uint32_t errs = etl_jdoc_get(d, ETL_JDOC_ROOT, "errors");
+
+	for (uint32_t e = etl_jdoc_first(d, errs); e; e = etl_jdoc_next(d, e)) {
+		uint32_t path = etl_jdoc_get(d, e, "path"), field = etl_jdoc_first(d, path);
+		size_t len;
+		const char *raw;
+
+		if (etl_jdoc_kind(d, path) != ETL_JSON_ARRAY || etl_jdoc_count(d, path) != 1 ||
+		    etl_jdoc_kind(d, field) != ETL_JSON_STRING)
+			return false;
+		raw = etl_jdoc_raw(d, field, &len);
+		if (etl_jdoc_kind(d, etl_jdoc_getn(d, data, raw + 1, len - 2)) != ETL_JSON_NULL)
+			return false;
+	}
+	return true;
+}
+
 /* A response that came back 2xx: parsed into @d and checked.  ETL_OK,
  * ETL_GH_NOT_FOUND, a category, or 1: rate limited, fetch again. */
 static int check_response(struct etl_extract_run *run, struct etl_gh *g, const char *what,
-			  bool live, struct etl_jdoc *d, int *waits)
+			  const struct etl_gh_vars *v, bool live, struct etl_jdoc *d, int *waits)
 {
 	const struct etl_http_resp *r = etl_extract_last(run);
 	char err[128], msg[300];
@@ -311,6 +313,11 @@ static int check_response(struct etl_extract_run *run, struct etl_gh *g, const c
 	case ERR_NOT_FOUND:
 		if (etl_jdoc_kind(d, data) != ETL_JSON_OBJECT)
 			break;
+		if (!v->skip_gone || !root_gone(d, data))
+			return etl_extract_failf(run, ETL_TEMPFAIL,
+						 "%s: part of the answer is missing: %s; not "
+						 "skipped (an incomplete sync), run again later",
+						 what, msg);
 		etl_warn("%s: %s: skipped", what, msg);
 		etl_extract_count_error(run);
 		return ETL_GH_NOT_FOUND;
@@ -328,6 +335,18 @@ static int check_response(struct etl_extract_run *run, struct etl_gh *g, const c
 	return ETL_OK;
 }
 
+/* The sizes of @v halved as after a 502/504.  False when both are 1. */
+static bool halve(struct etl_gh_vars *v)
+{
+	if (v->first <= 1 && v->nested <= 1)
+		return false;
+	if (v->first > 1)
+		v->first /= 2;
+	if (v->nested > 1)
+		v->nested /= 2;
+	return true;
+}
+
 /* A failed request.  ETL_OK to try again (a smaller query, after a
  * wait), or the failure's category. */
 static int on_failure(struct etl_extract_run *run, struct etl_gh_vars *v, const char *what,
@@ -337,11 +356,7 @@ static int on_failure(struct etl_extract_run *run, struct etl_gh_vars *v, const 
 	char msg[200];
 
 	if (r->status == 502 || r->status == 504) {
-		if (v->first > 1 || v->nested > 1) {
-			if (v->first > 1)
-				v->first /= 2;
-			if (v->nested > 1)
-				v->nested /= 2;
+		if (halve(v)) {
 			etl_warn("%s: HTTP %ld (GitHub's query timeout): asking again with page "
 				 "size %d%s", what, r->status, v->first, v->nested ?
 				 " and smaller nested pages" : "");
@@ -363,18 +378,44 @@ static int on_failure(struct etl_extract_run *run, struct etl_gh_vars *v, const 
 					 "%s: GitHub refused the token (HTTP 401%s%s): check the "
 					 "integration's token", what, *msg ? ": " : "", msg);
 	if (r->status == 403 || r->status == 429) {
-		/* A secondary limit that did not say how long: at least a minute. */
-		if (contains_ci(r->body.buf, r->body.len, "rate limit") ||
+		/* A secondary limit that did not say how long: at least a minute.
+		 * A 429 is a rate limit whatever its body says. */
+		if (r->status == 429 || contains_ci(r->body.buf, r->body.len, "rate limit") ||
 		    r->ratelimit_remaining == 0)
 			return rate_wait(run, what, ETL_GH_SECONDARY_WAIT_MS, waits,
 					 "secondary rate limit without retry-after");
 		return etl_extract_failf(run, ETL_CONFIG,
-					 "%s: GitHub denied access (HTTP 403%s%s): the token lacks "
+					 "%s: GitHub denied access (HTTP %ld%s%s): the token lacks "
 					 "a permission (classic token: scopes repo and read:org; "
 					 "fine-grained: metadata and pull requests read)", what,
-					 *msg ? ": " : "", msg);
+					 r->status, *msg ? ": " : "", msg);
 	}
 	return etl_extract_fail(run, what);
+}
+
+/*
+ * Catching up: when the earlier run got a 502/504 here, it went on with
+ * smaller pages, and its stored row answers one of those requests, not
+ * the full-size one.  Take the sizes of the stored request, so the rows
+ * that follow keep matching (and a stored page is never asked again).
+ */
+static void stored_sizes(struct etl_extract_run *run, struct etl_gh *g, const char *doc,
+			 struct etl_gh_vars *v)
+{
+	struct etl_gh_vars t = *v;
+
+	if (!v->paged || etl_extract_stored_next(run, "POST", g->endpoint, g->body.buf,
+						 g->body.len))
+		return;
+	while (halve(&t)) {
+		etl_gh_body(&g->body, doc, &t);
+		if (etl_extract_stored_next(run, "POST", g->endpoint, g->body.buf, g->body.len)) {
+			v->first = t.first;
+			v->nested = t.nested;
+			return;
+		}
+	}
+	etl_gh_body(&g->body, doc, v);
 }
 
 int etl_gh_query(struct etl_extract_run *run, struct etl_gh *g, const char *doc,
@@ -389,6 +430,7 @@ int etl_gh_query(struct etl_extract_run *run, struct etl_gh *g, const char *doc,
 		if ((rc = pace(run, g, what, &waits)) != ETL_OK)
 			return rc;
 		etl_gh_body(&g->body, doc, v);
+		stored_sizes(run, g, doc, v);
 		before = etl_http_stats(g->http)->requests;
 		if (!etl_extract_fetch(run, g->http, "POST", g->endpoint, g->body.buf,
 				       g->body.len)) {
@@ -398,7 +440,7 @@ int etl_gh_query(struct etl_extract_run *run, struct etl_gh *g, const char *doc,
 		}
 		/* Answered from a stored row (catching up): no pacing from it. */
 		live = etl_http_stats(g->http)->requests != before;
-		rc = check_response(run, g, what, live, d, &waits);
+		rc = check_response(run, g, what, v, live, d, &waits);
 		if (rc != 1)
 			return rc;
 	}

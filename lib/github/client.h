@@ -47,8 +47,16 @@ struct etl_gh {
  * same bytes and catches up from the stored rows): login, owner, name, id,
  * first, after, nested.  NULL strings and 0 sizes are not variables;
  * @paged makes first and after variables (after null when NULL).  The
- * client halves first (and nested) in place when GitHub times out, so the
- * caller records the sizes actually used.
+ * client halves first (and nested) in place when GitHub times out, and
+ * when catching up takes the smaller sizes the earlier run asked with, so
+ * the caller records the sizes actually used.  Use designated
+ * initializers: { .owner = o, .name = n, .paged = true, .first = 50 }.
+ *
+ * @skip_gone: the first request for the object: a NOT_FOUND of the root
+ * field (repository, node, repositoryOwner; null in data) means it was
+ * deleted or renamed, and is skipped (ETL_GH_NOT_FOUND).  Otherwise, and
+ * for a NOT_FOUND anywhere else, the answer is incomplete: the query fails
+ * ETL_TEMPFAIL, so nothing moves a watermark past the missing part.
  */
 struct etl_gh_vars {
 	const char *login, *owner, *name, *id;
@@ -56,16 +64,20 @@ struct etl_gh_vars {
 	int first;
 	const char *after;
 	int nested;
+	bool skip_gone;
 };
 
 /*
  * A client for @base_url (NULL or "": https://api.github.com) with @token
  * (required).  NULL after reporting (*why: ETL_CONFIG without a token).
+ * A client serves one integration: its token and its pacing belong to
+ * that account.
  */
 struct etl_gh *etl_gh_new(const char *base_url, const char *token,
 			  const struct etl_http_opts *ho, int *why);
 void etl_gh_free(struct etl_gh *g);
-/* Replace the token (a reloaded integration). */
+/* Replace the token of the same integration (reloaded for each message;
+ * it may have been rotated).  @token must not be NULL or empty. */
 void etl_gh_set_token(struct etl_gh *g, const char *token);
 
 /*
@@ -81,17 +93,16 @@ void etl_gh_body(struct etl_buf *b, const char *doc, const struct etl_gh_vars *v
  * Run @doc with @v for @run and parse the response into @d (its text is
  * etl_extract_last(run)'s body: valid until the next fetch).  @what names
  * the request in messages ("pull requests of acme/api").  Returns ETL_OK
- * (data present, no error), ETL_GH_NOT_FOUND (warned and counted: skip
- * it; no failure reason set), or a failure category after etl_extract_fail*():
- * ETL_TEMPFAIL for a rate limit longer than --max-wait (checkpoint),
- * ETL_CONFIG for 401 and permission 403s, ETL_DATAERR for other errors[].
+ * (data present, no error), ETL_GH_NOT_FOUND (@v->skip_gone and the
+ * object is gone: warned and counted, skip it; no failure reason set), or
+ * a failure category after etl_extract_fail*(): ETL_TEMPFAIL for a rate
+ * limit longer than --max-wait (checkpoint) or a NOT_FOUND that cannot be
+ * skipped, ETL_CONFIG for 401 and permission 403s, ETL_DATAERR for other
+ * errors[].
  */
 int etl_gh_query(struct etl_extract_run *run, struct etl_gh *g, const char *doc,
 		 struct etl_gh_vars *v, const char *what, struct etl_jdoc *d);
 
-/* A GitHub time string node ("2024-01-15T10:00:00Z") as epoch ms: 0, or
- * -1 when @node is not such a string. */
-int etl_gh_time_ms(const struct etl_jdoc *d, uint32_t node, int64_t *ms);
 /* Epoch ms as GitHub writes times ("2024-01-15T10:00:00Z"). */
 void etl_gh_iso(int64_t ms, char out[32]);
 

@@ -11,6 +11,7 @@
 #include "integration.h"
 #include "json.h"
 #include "message.h"
+#include "transform.h"   /* etl_tx_jdoc_time */
 #include "util.h"
 
 static const char *const step_args[] = { "repositories", NULL };
@@ -19,11 +20,15 @@ static const char sql_repo_rows[] =
 	"SELECT owner, name, external_id FROM repositories "
 	"WHERE tenant_id = $1 AND integration_id = $2 AND active ORDER BY id";
 
-/* A repository's watermark in epoch ms (NULL: none yet). */
+/*
+ * A repository's watermark in epoch ms (NULL: none yet).  By node id when
+ * known: a repository deleted and created again under the same name is
+ * another repository, and must not inherit the old one's watermark.
+ */
 static const char sql_watermark[] =
 	"SELECT (extract(epoch FROM max(last_pr_updated)) * 1000)::bigint AS ms "
 	"FROM repositories WHERE tenant_id = $1 AND integration_id = $2 "
-	"AND (external_id = $3 OR lower(full_name) = lower($4))";
+	"AND CASE WHEN $3 <> '' THEN external_id = $3 ELSE lower(full_name) = lower($4) END";
 
 /* ---------------------------------------------------------- little things */
 
@@ -35,11 +40,10 @@ static void add_str(struct etl_buf *b, const char *s)
 		etl_buf_adds(b, "null");
 }
 
+/* The string at @path of @obj (caller frees), NULL when not a string. */
 static char *get_str(const struct etl_jdoc *d, uint32_t obj, const char *path)
 {
-	uint32_t n = etl_jdoc_path(d, obj, path);
-
-	return etl_jdoc_kind(d, n) == ETL_JSON_STRING ? etl_jdoc_strdup(d, n) : NULL;
+	return etl_jdoc_strdup(d, etl_jdoc_path(d, obj, path));
 }
 
 static void lower(char *s)
@@ -106,6 +110,34 @@ static void repos_json(struct etl_buf *b, const struct repos *l)
 
 /* ------------------------------------------------------------ the pattern */
 
+/*
+ * A comma-separated list (--orgs, integration.repos_pattern) into its
+ * items, blanks around each trimmed, empty ones dropped; *n items, NULL
+ * when none.  The caller frees each item and the array.
+ */
+static char **split_list(const char *text, size_t *n)
+{
+	char **v = NULL;
+
+	*n = 0;
+	while (text && *text) {
+		size_t len = strcspn(text, ","), a = 0, e = len;
+
+		while (a < e && (text[a] == ' ' || text[a] == '\t'))
+			a++;
+		while (e > a && (text[e - 1] == ' ' || text[e - 1] == '\t'))
+			e--;
+		if (e > a) {
+			v = xrealloc(v, (*n + 1) * sizeof(*v));
+			v[(*n)++] = xstrndup(text + a, e - a);
+		}
+		text += len;
+		if (*text == ',')
+			text++;
+	}
+	return v;
+}
+
 /* integration.repos_pattern split into lower-case globs (none: all). */
 struct pattern {
 	char **globs;
@@ -114,23 +146,9 @@ struct pattern {
 
 static void pattern_parse(struct pattern *p, const char *text)
 {
-	memset(p, 0, sizeof(*p));
-	while (text && *text) {
-		size_t n = strcspn(text, ","), a = 0, e = n;
-
-		while (a < e && (text[a] == ' ' || text[a] == '\t'))
-			a++;
-		while (e > a && (text[e - 1] == ' ' || text[e - 1] == '\t'))
-			e--;
-		if (e > a) {
-			p->globs = xrealloc(p->globs, (p->n + 1) * sizeof(*p->globs));
-			p->globs[p->n] = xstrndup(text + a, e - a);
-			lower(p->globs[p->n++]);
-		}
-		text += n;
-		if (*text == ',')
-			text++;
-	}
+	p->globs = split_list(text, &p->n);
+	for (size_t i = 0; i < p->n; i++)
+		lower(p->globs[i]);
 }
 
 static void pattern_free(struct pattern *p)
@@ -163,9 +181,12 @@ static bool pattern_match(const struct pattern *p, const char *owner, const char
 
 /* ------------------------------------------------------------------ state */
 
+/* The client of the last message's integration: a worker serving many
+ * tenants never lends one integration's token (or its pacing) to another. */
 struct gh_state {
 	struct etl_gh *g;
-	char *base;   /* what the client was made for */
+	int64_t integ;   /* the integration the client was made for */
+	char *base;      /* and its base URL */
 };
 
 static void free_state(void *p)
@@ -187,7 +208,7 @@ static struct gh_state *get_state(struct etl_extract_run *run, int *why)
 	struct gh_state *s = *slot;
 	struct etl_http_opts ho;
 
-	if (s && s->g && !strcmp(s->base, base)) {
+	if (s && s->g && s->integ == in->id && !strcmp(s->base, base)) {
 		etl_gh_set_token(s->g, in->token);
 		return s;
 	}
@@ -200,28 +221,10 @@ static struct gh_state *get_state(struct etl_extract_run *run, int *why)
 		free(s);
 		return NULL;
 	}
+	s->integ = in->id;
 	s->base = xstrdup(base);
 	*slot = s;
 	return s;
-}
-
-static char **split_list(const char *text, size_t *n)
-{
-	char **v = NULL;
-
-	*n = 0;
-	while (text && *text) {
-		size_t len = strcspn(text, ",");
-
-		if (len) {
-			v = xrealloc(v, (*n + 1) * sizeof(*v));
-			v[(*n)++] = xstrndup(text, len);
-		}
-		text += len;
-		if (*text == ',')
-			text++;
-	}
-	return v;
 }
 
 static int from_env(const struct etl_extract_opts *o, struct etl_integration *out, int *why)
@@ -248,6 +251,28 @@ static int from_env(const struct etl_extract_opts *o, struct etl_integration *ou
 	return 0;
 }
 
+/*
+ * The cursor of the page after the one of @conn, asked with @after: NULL
+ * on the last page.  ETL_OK, or ETL_DATAERR when GitHub says there is a
+ * next page but gives no cursor or the same one again (paging would loop,
+ * spending points forever).
+ */
+static int next_cursor(struct etl_extract_run *run, const struct etl_jdoc *d, uint32_t conn,
+		       const char *after, const char *what, char **next)
+{
+	*next = NULL;
+	if (etl_jdoc_kind(d, etl_jdoc_path(d, conn, "pageInfo.hasNextPage")) != ETL_JSON_TRUE)
+		return ETL_OK;
+	*next = get_str(d, conn, "pageInfo.endCursor");
+	if (*next && (!after || strcmp(*next, after)))
+		return ETL_OK;
+	free(*next);
+	*next = NULL;
+	return etl_extract_failf(run, ETL_DATAERR, "%s: GitHub says there is a next page but "
+				 "the cursor does not advance (%s): stopped rather than loop",
+				 what, after ? after : "none");
+}
+
 /* ------------------------------------------------ step 1: repositories */
 
 /* Every page of @login's repositories; those that pass @p into @out.  With
@@ -255,10 +280,10 @@ static int from_env(const struct etl_extract_opts *o, struct etl_integration *ou
 static int list_owner(struct etl_extract_run *run, struct gh_state *s, const char *login,
 		      const struct pattern *p, bool store, struct repos *out)
 {
-	struct etl_gh_vars v = { login, NULL, NULL, NULL, true, ETL_GH_REPOS_PAGE, NULL, 0 };
+	struct etl_gh_vars v = { .login = login, .paged = true, .first = ETL_GH_REPOS_PAGE };
 	struct etl_buf what = ETL_BUF_INIT, params = ETL_BUF_INIT;
 	struct etl_jdoc d = ETL_JDOC_INIT;
-	char *after = NULL;
+	char *after = NULL, *next;
 	int rc;
 
 	etl_buf_addf(&what, "repositories of %s", login);
@@ -266,6 +291,7 @@ static int list_owner(struct etl_extract_run *run, struct gh_state *s, const cha
 		uint32_t conn;
 
 		v.after = after;
+		v.skip_gone = !after;
 		rc = etl_gh_query(run, s->g, GH_Q_REPOS, &v, what.buf, &d);
 		if (rc == ETL_GH_NOT_FOUND) {
 			rc = ETL_OK;
@@ -305,10 +331,10 @@ static int list_owner(struct etl_extract_run *run, struct gh_state *s, const cha
 			    (rc = etl_extract_submit(run)) != ETL_OK)
 				break;
 		}
+		rc = next_cursor(run, &d, conn, after, what.buf, &next);
 		free(after);
-		after = etl_jdoc_kind(&d, etl_jdoc_path(&d, conn, "pageInfo.hasNextPage")) ==
-			ETL_JSON_TRUE ? get_str(&d, conn, "pageInfo.endCursor") : NULL;
-		if (!after)
+		after = next;
+		if (rc != ETL_OK || !after)
 			break;
 	}
 	free(after);
@@ -324,7 +350,7 @@ static int one_repo(struct etl_extract_run *run, struct gh_state *s, const char 
 {
 	const char *slash = strchr(glob, '/');
 	char *owner = xstrndup(glob, (size_t)(slash - glob)), *name = xstrdup(slash + 1);
-	struct etl_gh_vars v = { NULL, owner, name, NULL, false, 0, NULL, 0 };
+	struct etl_gh_vars v = { .owner = owner, .name = name, .skip_gone = true };
 	struct etl_buf what = ETL_BUF_INIT, params = ETL_BUF_INIT;
 	struct etl_jdoc d = ETL_JDOC_INIT;
 	int rc = ETL_OK;
@@ -583,9 +609,11 @@ static void find_more(const struct etl_jdoc *d, uint32_t nodes, struct mores *m)
 static int attach_more(struct etl_extract_run *run, struct gh_state *s, const struct more *m,
 		       struct etl_jdoc *d)
 {
-	struct etl_gh_vars v = { NULL, NULL, NULL, m->pr, true, ETL_GH_NESTED_PAGE, NULL, 0 };
+	/* Never skip_gone: the pull request was just listed, and a connection
+	 * cut short would be taken for complete. */
+	struct etl_gh_vars v = { .id = m->pr, .paged = true, .first = ETL_GH_NESTED_PAGE };
 	struct etl_buf what = ETL_BUF_INIT, params = ETL_BUF_INIT;
-	char *after = m->after ? xstrdup(m->after) : NULL;
+	char *after = m->after ? xstrdup(m->after) : NULL, *next;
 	int rc;
 
 	etl_buf_addf(&what, "%s of pull request #%lld", conns[m->conn].name,
@@ -595,10 +623,6 @@ static int attach_more(struct etl_extract_run *run, struct gh_state *s, const st
 
 		v.after = after;
 		rc = etl_gh_query(run, s->g, conns[m->conn].doc, &v, what.buf, d);
-		if (rc == ETL_GH_NOT_FOUND) {
-			rc = ETL_OK;
-			break;
-		}
 		if (rc != ETL_OK)
 			break;
 		etl_buf_reset(&params);
@@ -611,10 +635,10 @@ static int attach_more(struct etl_extract_run *run, struct gh_state *s, const st
 			break;
 		conn = etl_jdoc_get(d, etl_jdoc_path(d, ETL_JDOC_ROOT, "data.node"),
 				    conns[m->conn].name);
+		rc = next_cursor(run, d, conn, after, what.buf, &next);
 		free(after);
-		after = NULL;
-		if (etl_jdoc_kind(d, etl_jdoc_path(d, conn, "pageInfo.hasNextPage")) != ETL_JSON_TRUE ||
-		    !(after = get_str(d, conn, "pageInfo.endCursor")))
+		after = next;
+		if (rc != ETL_OK || !after)
 			break;
 	}
 	free(after);
@@ -633,14 +657,17 @@ static bool past_since(const struct etl_jdoc *d, uint32_t nodes, int64_t since)
 		return false;
 	for (uint32_t pr = etl_jdoc_first(d, nodes); pr; pr = etl_jdoc_next(d, pr))
 		last = pr;
-	return last && etl_gh_time_ms(d, etl_jdoc_get(d, last, "updatedAt"), &ms) == 0 &&
+	return last && etl_tx_jdoc_time(d, etl_jdoc_get(d, last, "updatedAt"), &ms) == 0 &&
 		ms < since;
 }
 
+/* For people: where the step stopped, and the page sizes in use (smaller
+ * than asked after a 502/504; a rerun finds them from the stored rows). */
 static void pr_hints(struct etl_extract_run *run, const struct repo *r, const char *after,
-		     const char *since)
+		     const char *since, const struct etl_gh_vars *v)
 {
 	struct etl_buf full = ETL_BUF_INIT, b = ETL_BUF_INIT;
+	char size[16];
 
 	etl_buf_addf(&full, "%s/%s", r->owner, r->name);
 	add_str(&b, full.buf);
@@ -653,6 +680,10 @@ static void pr_hints(struct etl_extract_run *run, const struct repo *r, const ch
 	add_str(&b, since);
 	etl_extract_hint(run, "since", b.buf);
 	etl_buf_release(&b);
+	snprintf(size, sizeof(size), "%d", v->first);
+	etl_extract_hint(run, "first", size);
+	snprintf(size, sizeof(size), "%d", v->nested);
+	etl_extract_hint(run, "nested", size);
 }
 
 static void pr_params(struct etl_buf *b, const struct repo *r, const struct etl_gh_vars *v,
@@ -674,9 +705,11 @@ static int repo_prs(struct etl_extract_run *run, struct gh_state *s, const struc
 		    struct mores *more)
 {
 	const struct etl_extract_opts *o = etl_extract_opts(run);
-	struct etl_gh_vars v = { NULL, r->owner, r->name, NULL, true,
-				 o->page_size > 0 ? o->page_size : ETL_GH_PRS_PAGE, NULL,
-				 ETL_GH_NESTED_PAGE };
+	struct etl_gh_vars v = {
+		.owner = r->owner, .name = r->name, .paged = true,
+		.first = o->page_size > 0 ? o->page_size : ETL_GH_PRS_PAGE,
+		.nested = ETL_GH_NESTED_PAGE,
+	};
 	struct etl_buf what = ETL_BUF_INIT, params = ETL_BUF_INIT;
 	struct etl_jdoc d = ETL_JDOC_INIT;
 	int64_t since = repo_since(run, r);
@@ -693,13 +726,14 @@ static int repo_prs(struct etl_extract_run *run, struct gh_state *s, const struc
 		bool last;
 
 		v.after = after;
+		v.skip_gone = !after;
 		rc = etl_gh_query(run, s->g, GH_Q_PRS, &v, what.buf, &d);
 		if (rc == ETL_GH_NOT_FOUND) {
 			rc = ETL_OK;
 			break;
 		}
 		if (rc != ETL_OK) {
-			pr_hints(run, r, after, since >= 0 ? since_iso : NULL);
+			pr_hints(run, r, after, since >= 0 ? since_iso : NULL, &v);
 			break;
 		}
 		pr_params(&params, r, &v, since >= 0 ? since_iso : NULL);
@@ -707,9 +741,10 @@ static int repo_prs(struct etl_extract_run *run, struct gh_state *s, const struc
 			break;
 		conn = etl_jdoc_path(&d, ETL_JDOC_ROOT, "data.repository.pullRequests");
 		nodes = etl_jdoc_get(&d, conn, "nodes");
-		last = etl_jdoc_kind(&d, etl_jdoc_path(&d, conn, "pageInfo.hasNextPage")) !=
-			ETL_JSON_TRUE || d.n[nodes].count == 0 || past_since(&d, nodes, since);
-		next = last ? NULL : get_str(&d, conn, "pageInfo.endCursor");
+		last = etl_jdoc_count(&d, nodes) == 0 || past_since(&d, nodes, since);
+		next = NULL;
+		if (!last && (rc = next_cursor(run, &d, conn, after, what.buf, &next)) != ETL_OK)
+			break;
 		mores_clear(more);
 		find_more(&d, nodes, more);
 		for (size_t i = 0; i < more->n && rc == ETL_OK; i++)
@@ -717,7 +752,7 @@ static int repo_prs(struct etl_extract_run *run, struct gh_state *s, const struc
 		/* The page's pull requests are complete: its message may go. */
 		if (rc != ETL_OK || (rc = etl_extract_submit(run)) != ETL_OK) {
 			if (rc == ETL_TEMPFAIL || rc == ETL_UNAVAIL)
-				pr_hints(run, r, after, since >= 0 ? since_iso : NULL);
+				pr_hints(run, r, after, since >= 0 ? since_iso : NULL, &v);
 			free(next);
 			break;
 		}
@@ -761,17 +796,22 @@ static const struct {
 static int run_step(struct etl_extract_run *run)
 {
 	const char *type = etl_extract_step(run)->type;
+	const struct etl_integration *in = etl_extract_integration(run);
 	struct gh_state *s;
 	int why = 0;
 
 	for (size_t i = 0; i < ETL_ARRAY_SIZE(steps); i++) {
 		if (strcmp(steps[i].type, type))
 			continue;
+		if (!in->token || !*in->token)
+			return etl_extract_failf(run, ETL_CONFIG, "integration %lld has no GitHub "
+						 "token: store one (etl-job integration add "
+						 "--token-env <var>)", (long long)in->id);
 		s = get_state(run, &why);
 		if (!s)
 			return etl_extract_failf(run, why ? why : ETL_CONFIG,
 						 "cannot make a GitHub client for integration %lld",
-						 (long long)etl_extract_integration(run)->id);
+						 (long long)in->id);
 		return steps[i].fn(run, s);
 	}
 	return etl_extract_failf(run, ETL_DATAERR, "no GitHub extractor for this step");

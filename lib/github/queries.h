@@ -36,11 +36,16 @@
 
 #define GH_PAGE "totalCount pageInfo { hasNextPage endCursor }"
 
-/* An organisation's or a user's repositories, by name: $login $first $after. */
+/*
+ * An organisation's or a user's own repositories, by name: $login $first
+ * $after.  ownerAffiliations: [OWNER], since GitHub's default [OWNER,
+ * COLLABORATOR] would add, for a user, the repositories of others that
+ * the user only collaborates on.
+ */
 #define GH_Q_REPOS \
 	"query Repositories($login: String!, $first: Int!, $after: String) { " \
 	GH_F_RATE " repositoryOwner(login: $login) { login " \
-	"repositories(first: $first, after: $after, " \
+	"repositories(first: $first, after: $after, ownerAffiliations: [OWNER], " \
 	"orderBy: {field: NAME, direction: ASC}) { " GH_PAGE \
 	" nodes { ...Repo } } } } " GH_F_REPO
 

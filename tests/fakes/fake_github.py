@@ -36,7 +36,16 @@ least 1).  Knobs (besides the generic ones of fakelib):
     rate_limit_200: {"after", "count", "endpoint"}   HTTP 200 {"data":null,"errors":[RATE_LIMITED]}
     secondary_403: {"after", "count", "retry_after": S|null, "status": 403|429}
     errors_5xx: {"after", "count", "status": 502|504}
+    not_found: {"after", "count", "endpoint", "path": [...]}   the answer as usual plus
+                 errors[{type: NOT_FOUND, path}]; a one-element path also nulls that root field
+                 (default path: the first root field besides rateLimit)
+    stuck_cursor: {"after", "count", "endpoint"}   every connection's pageInfo.endCursor under
+                 the root fields is the request's `after` variable: paging does not advance
     token: "..."   when set, only `Authorization: bearer <token>` is accepted
+
+repositoryOwner.repositories honours ownerAffiliations: without COLLABORATOR (or
+ORGANIZATION_MEMBER) only the repositories the login owns are listed; GitHub's default is
+[OWNER, COLLABORATOR], so a user's listing (repos.json key) may hold others' repositories.
 """
 
 import datetime
@@ -49,7 +58,7 @@ import uuid
 sys.dont_write_bytecode = True       # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fakelib import (ApiError, FakeServer, Response, common_args, iso_utc,  # noqa: E402
+from fakelib import (ApiError, FakeServer, Response, Window, common_args, iso_utc,  # noqa: E402
                      read_json, serve, utcnow)
 import base64  # noqa: E402
 
@@ -390,6 +399,13 @@ class Exec:
             k = ORDER_FIELDS[order["field"]]
             nodes.sort(key=lambda n: (n.get(k) is None, n.get(k) or "", n.get("number", 0)),
                        reverse=(order.get("direction") == "DESC"))
+        affil = self.arg(f, "ownerAffiliations")
+        owner = stored.get("_owner")
+        if owner and isinstance(affil, list) and \
+                not {"COLLABORATOR", "ORGANIZATION_MEMBER"} & set(affil):
+            nodes = [n for n in nodes
+                     if str((n.get("owner") or {}).get("login", "")).lower() == owner.lower()]
+            states = True          # totalCount counts what is left
         total = len(nodes) if states else stored.get("totalCount", len(nodes))
         first, last = self.arg(f, "first"), self.arg(f, "last")
         after, before = self.arg(f, "after"), self.arg(f, "before")
@@ -547,6 +563,8 @@ class FakeGitHub(FakeServer):
     name = "fake-github"
     fault_knobs = ("secondary_403", "rate_limit_200", "errors_5xx", "html_error",
                    "drop_connection")
+    # windowed knobs that alter the answer rather than replace it (see route)
+    answer_knobs = ("not_found", "stuck_cursor")
 
     def __init__(self, args):
         self.points = {"limit": 5000, "used": 0, "reset_at": None}
@@ -565,6 +583,9 @@ class FakeGitHub(FakeServer):
 
     def set_knob(self, name, value):
         super().set_knob(name, value)
+        if name in self.answer_knobs and isinstance(value, dict):
+            with self.lock:
+                self.windows[name] = Window(value)
         if name == "rate_points":
             v = value or {}
             self.reset_points(v.get("limit", 5000), v.get("remaining"), v.get("reset_in", 3600))
@@ -622,7 +643,8 @@ class FakeGitHub(FakeServer):
         login = owner.get("login") or login
         prefix = "O_kgDO" if tname == "Organization" else "U_kgDO"
         return typed({"login": login, "name": login, "id": prefix + str(login),
-                      "repositories": {"totalCount": len(repos), "nodes": repos}}, tname)
+                      "repositories": {"totalCount": len(repos), "nodes": repos,
+                                       "_owner": login}}, tname)
 
     def repo_obj(self, owner, name):
         if owner is None or name is None:
@@ -787,7 +809,29 @@ class FakeGitHub(FakeServer):
         out = {"data": data}
         if ex.errors:
             out["errors"] = ex.errors
+        ticks = getattr(req, "_ticks", {})
+        if ticks.get("stuck_cursor"):
+            self.stick_cursors(data, variables.get("after"))
+        if ticks.get("not_found"):
+            self.add_not_found(out, self.knob("not_found") or {})
         return self.rate_headers(self.gh_response(out))
+
+    @staticmethod
+    def stick_cursors(data, after):
+        for v in (data or {}).values():
+            for conn in (v.values() if isinstance(v, dict) else []):
+                if isinstance(conn, dict) and isinstance(conn.get("pageInfo"), dict):
+                    conn["pageInfo"]["endCursor"] = after
+
+    @staticmethod
+    def add_not_found(out, spec):
+        data = out.get("data") or {}
+        path = spec.get("path") or [next((k for k in data if k != "rateLimit"), "node")]
+        if len(path) == 1 and path[0] in data:
+            data[path[0]] = None
+        out.setdefault("errors", []).append({
+            "type": "NOT_FOUND", "path": path, "locations": [{"line": 1, "column": 1}],
+            "message": "Could not resolve to a node at %s" % ".".join(map(str, path))})
 
 
 def main():
