@@ -1,17 +1,6 @@
 #!/usr/bin/env bats
 # etl-extract for GitHub (GraphQL v4) against a real PostgreSQL and the fake GitHub.
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for psql and the programs.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
-
 # count OPERATION: GraphQL operations the fake answered since the last reset
 # ("repositoryOwner.repositories", "repository.pullRequests", "node.commits", ...).
 count() { fake_count "$FAKE_GITHUB_URL" "$1"; }

@@ -10,16 +10,6 @@ FX="$BATS_TEST_DIRNAME/fixtures/transform"
 TOKEN=7e1f0c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b
 PRSTEP=github_prs_commits_reviews_comments
 
-# use_db NAME [TEMPLATE]: a fresh database NAME, made the default for psql and the programs.
-use_db() {
-	PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS \"$1\"" \
-		-c "CREATE DATABASE \"$1\"${2:+ TEMPLATE \"$2\"}" >/dev/null
-	export PGDATABASE=$1
-	export ETL_DATABASE_URL="postgresql://postgres@127.0.0.1:$ETL_PG_PORT/$1"
-}
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 sql() { psql -qAtX -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
 expect() { "$ETL_PYTHON" "$FX/github_expect.py" "$ETL_FIXTURES_DIR/github-small" "$@"; }
 uuid() { cat /proc/sys/kernel/random/uuid; }
