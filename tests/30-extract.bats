@@ -39,19 +39,6 @@ inline_histories() {
 		jq -sc 'group_by(.id) | map({id: .[0].id, h: ([.[].h[]] | unique)}) | sort_by(.id)'
 }
 
-# check_flags FILE: per step exactly one first_item and one last_item (first before last),
-# last_job_item once, on the last line, and one token on every line.
-check_flags() {
-	run -0 jq -sc 'group_by(.type) | map({t: .[0].type,
-		f: map(select(.first_item)) | length, l: map(select(.last_item)) | length,
-		ff: (.[0].first_item), ll: (.[-1].last_item)}) |
-		map(select(.f != 1 or .l != 1 or (.ff | not) or (.ll | not)))' "$1"
-	assert_output '[]'
-	run -0 jq -sc '[(map(select(.last_job_item)) | length), .[-1].last_job_item,
-		(map(.token) | unique | length)]' "$1"
-	assert_output '[1,true,1]'
-}
-
 # job_message JOB TOKEN [LAST_SYNC]: the first extraction message of a job run.
 job_message() {
 	jq -cn --argjson t "$TENANT" --argjson i "$INTEG" --argjson j "$1" --arg k "$2" \

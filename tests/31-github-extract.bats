@@ -38,19 +38,6 @@ pr5() {
 	   LEFT JOIN got USING (pr, c) WHERE want.pr = '$PR5'"
 }
 
-# check_flags FILE: per step exactly one first_item and one last_item (first before last),
-# last_job_item once, on the last line, and one token on every line.
-check_flags() {
-	run -0 jq -sc 'group_by(.type) | map({t: .[0].type,
-		f: map(select(.first_item)) | length, l: map(select(.last_item)) | length,
-		ff: (.[0].first_item), ll: (.[-1].last_item)}) |
-		map(select(.f != 1 or .l != 1 or (.ff | not) or (.ll | not)))' "$1"
-	assert_output '[]'
-	run -0 jq -sc '[(map(select(.last_job_item)) | length), .[-1].last_job_item,
-		(map(.token) | unique | length)]' "$1"
-	assert_output '[1,true,1]'
-}
-
 # no_token FILE...: the token is in none of the files, the stored rows or the fake's log.
 no_token() {
 	local f

@@ -708,6 +708,20 @@ start_job_env() {
 # token_of JOB: the token of the job's current run.
 token_of() { etl-job status "$1" | jq -r .token; }
 
+# Extraction output (30-extract, 31-github-extract).
+# check_flags FILE: per step exactly one first_item and one last_item (first before last),
+# last_job_item once, on the last line, and one token on every line.
+check_flags() {
+	run -0 jq -sc 'group_by(.type) | map({t: .[0].type,
+		f: map(select(.first_item)) | length, l: map(select(.last_item)) | length,
+		ff: (.[0].first_item), ll: (.[-1].last_item)}) |
+		map(select(.f != 1 or .l != 1 or (.ff | not) or (.ll | not)))' "$1"
+	assert_output '[]'
+	run -0 jq -sc '[(map(select(.last_job_item)) | length), .[-1].last_job_item,
+		(map(.token) | unique | length)]' "$1"
+	assert_output '[1,true,1]'
+}
+
 # ------------------------------------------------------------------------------- the fakes
 
 _etl_start_fake() { # KIND DATA-DIR [EXTRA-ARGS...]
