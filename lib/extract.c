@@ -560,7 +560,16 @@ int etl_extract_failf(struct etl_extract_run *run, int code, const char *fmt, ..
 
 void etl_extract_retry_after(struct etl_extract_run *run, int64_t ms)
 {
+	char at[48];
+	time_t t = (time_t)((etl_wall_ms() + ms) / 1000);
+	struct tm tm;
+
 	etl_stage_retry_after(run->st, ms > LONG_MAX ? LONG_MAX : (long)ms);
+	/* In the checkpoint: the run is waiting, not stuck, until then
+	 * (etl-reset --stuck). */
+	gmtime_r(&t, &tm);
+	strftime(at, sizeof(at), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+	etl_extract_hint(run, "retry_at", at);
 }
 
 int etl_extract_fail(struct etl_extract_run *run, const char *what)

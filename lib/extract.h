@@ -207,7 +207,8 @@ int etl_extract_submit(struct etl_extract_run *run);
 int64_t etl_extract_item_id(const struct etl_extract_run *run);
 
 /* The step fails because the API asks to wait @ms (a rate limit past
- * --max-wait): a worker parks the message that long (lib/stage.h). */
+ * --max-wait): a worker parks the message that long (lib/stage.h), and
+ * the checkpoint says "retry_at" (etl-reset --stuck waits for it). */
 void etl_extract_retry_after(struct etl_extract_run *run, int64_t ms);
 
 /* Set a member of the next step's extraction message (@json: valid JSON). */

@@ -44,15 +44,23 @@ static const char sql_claim[] =
 /* Serializes the queue checks of every etl-reset (a fixed, arbitrary key). */
 static const char sql_queue_lock[] = "SELECT pg_advisory_xact_lock(727365740001)";
 
-/* RUNNING jobs with neither a status change nor a run counter for $1. */
+/*
+ * RUNNING jobs with neither a status change nor a run counter for $1.  A
+ * run that checkpointed to wait out a rate limit (its message parked in a
+ * delay queue) is idle from the checkpoint's retry_at, not before.
+ */
+#define LAST_SIGN_OF_LIFE \
+	"greatest(j.last_updated_at, r.last_activity_at, " \
+	"  CASE WHEN j.status->'checkpoint'->>'retry_at' ~ " \
+	"    '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' " \
+	"  THEN (j.status->'checkpoint'->>'retry_at')::timestamptz END)"
 static const char sql_stuck[] =
 	"SELECT j.id, j.status->>'token' AS token, "
-	"round(extract(epoch FROM now() - greatest(j.last_updated_at, r.last_activity_at))) "
-	"  AS idle_s "
+	"round(extract(epoch FROM now() - " LAST_SIGN_OF_LIFE ")) AS idle_s "
 	"FROM etl_jobs j LEFT JOIN etl_job_runs r ON r.tenant_id = j.tenant_id "
 	"AND r.job_id = j.id AND r.token::text = j.status->>'token' "
 	"WHERE j.status->>'overall' = 'RUNNING' "
-	"AND greatest(j.last_updated_at, r.last_activity_at) < now() - $1::interval "
+	"AND " LAST_SIGN_OF_LIFE " < now() - $1::interval "
 	"ORDER BY j.id";
 
 int etl_reset_backoff_s(int attempt)

@@ -249,6 +249,35 @@ deadline_in() {
 	assert_output ""
 }
 
+@test "--stuck AGE: a run waiting out a rate limit is idle from its checkpoint's retry_at" {
+	d=$(etl-job create --tenant acme --integration "$TEST_INTEGRATION" --name d)
+	etl-job start "$d" >/dev/null
+	# Parked two hours ago until the limit resets in 30 minutes.
+	retry_at() {
+		q "UPDATE etl_jobs SET last_updated_at = now() - interval '2 hours',
+		   status = jsonb_set(status, '{checkpoint}', jsonb_build_object('retry_at',
+		     to_char((now() + interval '$1') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))
+		   WHERE id = $d;
+		   UPDATE etl_job_runs SET last_activity_at = now() - interval '2 hours' WHERE job_id = $d"
+	}
+	retry_at '30 minutes'
+	run -0 --separate-stderr etl-reset --stuck 1h --dry-run
+	assert_output ""
+	# The limit reset 90 minutes ago and nothing moved since: stuck.
+	retry_at '-90 minutes'
+	run -0 --separate-stderr etl-reset --stuck 1h --dry-run
+	run -0 jq -r '"\(.job_id) \(.idle_s >= 5399 and .idle_s < 5500)"' <<<"$output"
+	assert_output "$d true"
+	# A checkpoint without retry_at (or a malformed one) changes nothing.
+	q "UPDATE etl_jobs SET status = jsonb_set(status, '{checkpoint}', '{\"retry_at\": \"soon\"}')
+	   WHERE id = $d"
+	run -0 --separate-stderr etl-reset --stuck 1h --dry-run
+	run -0 jq -r .job_id <<<"$output"
+	assert_output "$d"
+	# Out of the way of the tests that follow.
+	run -0 --separate-stderr etl-job set-status "$d" FAILED
+}
+
 @test "etl-reset: usage" {
 	run -64 --separate-stderr etl-reset --requeue
 	[[ $stderr == *"--requeue needs --stuck"* ]]

@@ -81,6 +81,10 @@ PY
 	[ "$n" = 1 ] || { cat "$W/extract.err"; fail "the message was not parked"; }
 	[ "$(etl-job status "$JOB" | jq -r .overall)" = RUNNING ]
 	[ "$(etl-queue stats | jq -r 'select(.queue == "extraction_queue_premium") | .messages')" = 0 ]
+	# The checkpoint says until when it waits (etl-reset --stuck counts from there).
+	run -0 etl-job status "$JOB"
+	run -0 jq -r '.checkpoint.retry_at | fromdate - now | . > 0 and . < 20' <<<"$output"
+	assert_output true
 	watch_end
 	drain
 	grep -q "parked for 1[0-9] s in 'etl.delay.60s' (1 of 48)" "$W/extract.err"
