@@ -3,6 +3,8 @@
  *
  *   GET  /collections/{name}                     exists? (404: no) and its size
  *   PUT  /collections/{name}                     {"vectors": {"size": N, "distance": "Cosine"}}
+ *   PUT  /collections/{name}/index?wait=true     {"field_name": F, "field_schema": "integer"|
+ *                                                 "keyword"}
  *   PUT  /collections/{name}/points?wait=true    {"points": [{"id", "vector", "payload"}]}
  *   POST /collections/{name}/points/query        {"query": [..], "filter": {...},
  *                                                 "limit": k, "with_payload": true}
@@ -10,7 +12,13 @@
  * Answers are {"result": ..., "status": "ok", "time": s}, errors
  * {"status": {"error": "..."}, "time": s}.  A collection per tenant and
  * dimension, etl_t<tenant>_d<dim>, is checked (and created if missing) once
- * per process; a 409 on create means another worker made it first.  Point
+ * per process; a 409 on create means another worker made it first.  The
+ * payload fields the searches filter on get payload indexes then: those the
+ * collection info's "payload_schema" does not list with that type are
+ * created (idempotent in Qdrant, so racing workers are fine).  A failure
+ * there fails the message like any other Qdrant error, and the collection
+ * is checked again on the next one.  Searches create nothing: a read-only
+ * key must do for them.  Point
  * ids are the bridge's UUID v5, so re-embedding overwrites.  The payload
  * carries tenant_id, source_type, table_name, external_id, record_id and
  * title; searches filter on tenant_id (and source_type) even inside the
@@ -141,12 +149,77 @@ static int call(struct etl_vstore *s, const char *method, const char *path,
 	return -1;
 }
 
-/* Make sure collection @name of @dim exists (once per process). */
+/* The payload fields q_search filters on, with the index each needs for its
+ * match: tenant_id is a JSON integer, source_type a string. */
+static const struct {
+	const char *field, *schema;
+} indexed[] = {
+	{ "tenant_id", "integer" },
+	{ "source_type", "keyword" },
+};
+
+/* Bit i set for each indexed[i] that the collection info in q->doc (a GET
+ * /collections/{name} answer) has no index of the right type for. */
+static unsigned missing_indexes(const struct qdrant *q)
+{
+	uint32_t schema = etl_jdoc_path(&q->doc, ETL_JDOC_ROOT, "result.payload_schema");
+	unsigned need = 0;
+
+	for (size_t i = 0; i < ETL_ARRAY_SIZE(indexed); i++) {
+		uint32_t f = etl_jdoc_get(&q->doc, schema, indexed[i].field);
+
+		if (!etl_jdoc_str_eq(&q->doc, etl_jdoc_get(&q->doc, f, "data_type"),
+				     indexed[i].schema))
+			need |= 1u << i;
+	}
+	return need;
+}
+
+/* Create the payload indexes of collection @name that @need names. */
+static int create_indexes(struct etl_vstore *s, const char *name, unsigned need, int *why)
+{
+	struct qdrant *q = s->priv;
+	struct etl_http_resp r = ETL_HTTP_RESP_INIT;
+	char path[192], msg[256];
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/collections/%s/index?wait=true", name);
+	for (size_t i = 0; i < ETL_ARRAY_SIZE(indexed); i++) {
+		if (!(need & (1u << i)))
+			continue;
+		etl_buf_reset(&q->body);
+		etl_buf_addf(&q->body, "{\"field_name\":\"%s\",\"field_schema\":\"%s\"}",
+			     indexed[i].field, indexed[i].schema);
+		if (call(s, "PUT", path, &q->body, &r, 0, why) < 0) {
+			/* Dropped behind our back: made again on the retry. */
+			if (r.status == 404)
+				*why = ETL_TEMPFAIL;
+			/* Reworded so that the index is named: r.error holds
+			 * the request and the status, msg Qdrant's words. */
+			etl_jdoc_error_words(&q->doc, r.body.buf, r.body.len, error_paths,
+					     msg, sizeof(msg));
+			snprintf(s->reason, sizeof(s->reason),
+				 "cannot create qdrant payload index %s of %.40s: %.100s%.60s",
+				 indexed[i].field, name, r.error, msg);
+			goto out;
+		}
+		etl_info("created qdrant payload index %s (%s) of %s", indexed[i].field,
+			 indexed[i].schema, name);
+	}
+	ret = 0;
+out:
+	etl_http_resp_release(&r);
+	return ret;
+}
+
+/* Make sure collection @name of @dim exists, with the payload indexes the
+ * searches need (once per process). */
 static int ensure(struct etl_vstore *s, const char *name, int dim, int *why)
 {
 	struct qdrant *q = s->priv;
 	struct etl_http_resp r = ETL_HTTP_RESP_INIT;
 	char path[160], err[64];
+	unsigned need = (1u << ETL_ARRAY_SIZE(indexed)) - 1;
 	int ret = -1;
 
 	for (size_t i = 0; i < q->nknown; i++)
@@ -171,6 +244,7 @@ static int ensure(struct etl_vstore *s, const char *name, int dim, int *why)
 				 name, (long long)size, dim);
 			goto out;
 		}
+		need = missing_indexes(q);
 	} else if (r.status == 404) {
 		etl_buf_reset(&q->body);
 		etl_buf_addf(&q->body, "{\"vectors\":{\"size\":%d,\"distance\":\"Cosine\"}}", dim);
@@ -180,6 +254,8 @@ static int ensure(struct etl_vstore *s, const char *name, int dim, int *why)
 	} else {
 		goto out;
 	}
+	if (need && create_indexes(s, name, need, why) < 0)
+		goto out;
 	q->known = xrealloc(q->known, (q->nknown + 1) * sizeof(*q->known));
 	q->known[q->nknown++] = xstrdup(name);
 	ret = 0;

@@ -476,9 +476,14 @@ EOF
 	run --separate-stderr etl-embed reindex --tenant 2 --store qdrant --batch 16
 	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
 	run -0 jq -c .by_endpoint <<<"$(fake_stats "$FAKE_QDRANT_URL")"
-	assert_output '{"GET /collections/etl_t1_d384":1,"PUT /collections/etl_t1_d384":1,"PUT /collections/etl_t1_d384/points":8,"GET /collections/etl_t2_d384":1,"PUT /collections/etl_t2_d384":1,"PUT /collections/etl_t2_d384/points":6}'
+	assert_output '{"GET /collections/etl_t1_d384":1,"PUT /collections/etl_t1_d384":1,"PUT /collections/etl_t1_d384/index":2,"PUT /collections/etl_t1_d384/points":8,"GET /collections/etl_t2_d384":1,"PUT /collections/etl_t2_d384":1,"PUT /collections/etl_t2_d384/index":2,"PUT /collections/etl_t2_d384/points":6}'
 	run -0 jq -c '[.requests[] | select(.points) | .points] | sort' <<<"$(fake_stats "$FAKE_QDRANT_URL")"
 	assert_output '[1,2,3,3,3,3,5,5,7,7,16,16,16,16]'
+	# Payload indexes on the fields the searches filter on (tested further below).
+	for c in etl_t1_d384 etl_t2_d384; do
+		run -0 jq -c '.result.payload_schema | with_entries(.value |= .data_type)' <<<"$(curl -fsS "$FAKE_QDRANT_URL/collections/$c")"
+		assert_output '{"source_type":"keyword","tenant_id":"integer"}'
+	done
 	[ "$(q "SELECT count(*) FROM qdrant_vectors WHERE tenant_id = 1 AND collection_name = 'etl_t1_d384'")" -eq 53 ]
 	run -0 q "SELECT count(*) FROM qdrant_vectors WHERE collection_name = 'etl_t2_d384' AND tenant_id = 2"
 	assert_output 50
@@ -543,6 +548,63 @@ EOF
 	run -0 curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 		-d '{"query": [1,0,0,0,0,0,0,0]}' "$FAKE_QDRANT_URL/collections/nope/points/query"
 	assert_output 404
+}
+
+@test "qdrant: payload indexes on the fields searches filter on, made once; a failure there is temporary" {
+	# A new collection: created, then both indexes (wait=true), then the points.
+	head -n2 "$BATS_FILE_TMPDIR/m1" >"$BATS_FILE_TMPDIR/mq1"
+	sed -n 3p "$BATS_FILE_TMPDIR/m1" >"$BATS_FILE_TMPDIR/mq2"
+	fake_reset "$FAKE_QDRANT_URL"
+	run --separate-stderr etl-embed -v --store qdrant --dim 28 <"$BATS_FILE_TMPDIR/mq1"
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	[[ $stderr == *"created qdrant payload index tenant_id (integer) of etl_t1_d28"* ]] || fail "$stderr"
+	[[ $stderr == *"created qdrant payload index source_type (keyword) of etl_t1_d28"* ]] || fail "$stderr"
+	run -0 jq -c '[.requests[] | [.method, .endpoint, .query, .field_name, .field_schema, .status]]' <<<"$(fake_stats "$FAKE_QDRANT_URL")"
+	assert_output '[["GET","GET /collections/etl_t1_d28","",null,null,404],["PUT","PUT /collections/etl_t1_d28","",null,null,200],["PUT","PUT /collections/etl_t1_d28/index","wait=true","tenant_id","integer",200],["PUT","PUT /collections/etl_t1_d28/index","wait=true","source_type","keyword",200],["PUT","PUT /collections/etl_t1_d28/points","wait=true",null,null,200],["PUT","PUT /collections/etl_t1_d28/points","wait=true",null,null,200]]'
+	run -0 jq -c '.result.payload_schema' <<<"$(curl -fsS "$FAKE_QDRANT_URL/collections/etl_t1_d28")"
+	assert_output '{"source_type":{"data_type":"keyword","points":2},"tenant_id":{"data_type":"integer","points":2}}'
+	# Indexed are exactly the fields the searches filter on.
+	run -0 etl-embed search "projects" --tenant 1 --store qdrant --dim 28 --source JIRA
+	run -0 jq -c '[.requests[] | select(.endpoint | endswith("/points/query")) | .filter.must[].key] | sort' <<<"$(fake_stats "$FAKE_QDRANT_URL")"
+	assert_output '["source_type","tenant_id"]'
+	# The next run finds them in the collection info and makes none.
+	fake_reset "$FAKE_QDRANT_URL"
+	run --separate-stderr etl-embed --store qdrant --dim 28 <"$BATS_FILE_TMPDIR/mq2"
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	[ "$(jq -r .status <<<"$output")" = embedded ]
+	run -0 jq -c .by_endpoint <<<"$(fake_stats "$FAKE_QDRANT_URL")"
+	assert_output '{"GET /collections/etl_t1_d28":1,"PUT /collections/etl_t1_d28/points":1}'
+	# Creating an index again is harmless in Qdrant (and the fake); one missing (a collection
+	# of an older etlkit, an index dropped by hand) is made on first use.
+	run -0 curl -fsS -X PUT -H 'Content-Type: application/json' -d '{"field_name": "tenant_id", "field_schema": "integer"}' \
+		"$FAKE_QDRANT_URL/collections/etl_t1_d28/index?wait=true"
+	[ "$(jq -c '[.status, .result.status]' <<<"$output")" = '["ok","completed"]' ]
+	curl -fsS -X DELETE "$FAKE_QDRANT_URL/collections/etl_t1_d28/index/source_type?wait=true" >/dev/null
+	fake_reset "$FAKE_QDRANT_URL"
+	run --separate-stderr etl-embed reindex --tenant 1 --source GITHUB --store qdrant --dim 28
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	run -0 jq -c '[.requests[] | select(.field_name) | [.field_name, .field_schema]]' <<<"$(fake_stats "$FAKE_QDRANT_URL")"
+	assert_output '[["source_type","keyword"]]'
+	# Index creation failing: the message fails as temporary (75) like any Qdrant 5xx, with
+	# the index named; no point is written and no bridge row claims one.
+	fake_reset "$FAKE_QDRANT_URL"
+	fake_ctl "$FAKE_QDRANT_URL" '{"errors_5xx": {"count": null, "status": 503, "endpoint": "/index"}}' >/dev/null
+	run --separate-stderr env ETL_QDRANT_RETRIES=1 etl-embed --store qdrant --dim 36 <"$BATS_FILE_TMPDIR/mq1"
+	[ "$status" -eq 75 ] || fail "exit $status: $stderr"
+	[ -z "$output" ]
+	[[ $stderr == *"line 1: projects ALPHA: cannot create qdrant payload index tenant_id of etl_t1_d36: PUT http://"*"/collections/etl_t1_d36/index?wait=true: HTTP 503 after 1 retries: Service Unavailable; stopping"* ]] || fail "$stderr"
+	[ "$(fake_count "$FAKE_QDRANT_URL" "PUT /collections/etl_t1_d36/index")" -eq 2 ]
+	[ "$(fake_count "$FAKE_QDRANT_URL" "PUT /collections/etl_t1_d36/points")" -eq 0 ]
+	[ "$(q "SELECT count(*) FROM qdrant_vectors WHERE collection_name = 'etl_t1_d36'")" -eq 0 ]
+	# Qdrant back: the rerun finds the collection without indexes, makes them, embeds.
+	fake_reset "$FAKE_QDRANT_URL"
+	run --separate-stderr etl-embed --store qdrant --dim 36 <"$BATS_FILE_TMPDIR/mq1"
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	[ "$(jq -r .status <<<"$output" | sort -u)" = embedded ]
+	run -0 jq -c .by_endpoint <<<"$(fake_stats "$FAKE_QDRANT_URL")"
+	assert_output '{"GET /collections/etl_t1_d36":1,"PUT /collections/etl_t1_d36/index":2,"PUT /collections/etl_t1_d36/points":2}'
+	run -0 jq -c '.result.payload_schema | keys' <<<"$(curl -fsS "$FAKE_QDRANT_URL/collections/etl_t1_d36")"
+	assert_output '["source_type","tenant_id"]'
 }
 
 @test "queues: two workers on one queue complete the job once; failures dead-lettered with the reason" {

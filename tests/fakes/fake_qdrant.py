@@ -10,11 +10,18 @@ In-memory collections of single unnamed dense vectors, with the shapes of Qdrant
 
     GET    /collections                              {"result": {"collections": [{"name"}]}}
     GET    /collections/{name}                       info: config.params.vectors {size, distance},
-                                                     points_count; 404 when missing
+                                                     points_count, payload_schema {field:
+                                                     {"data_type", "params"?, "points"}}; 404
+                                                     when missing
     GET    /collections/{name}/exists                {"result": {"exists": bool}}
     PUT    /collections/{name}                       {"vectors": {"size": N, "distance": "Cosine"|
                                                      "Dot"|"Euclid"|"Manhattan"}}; 409 if it exists
     DELETE /collections/{name}
+    PUT    /collections/{name}/index?wait=true       {"field_name": F, "field_schema": "keyword"|
+                                                     "integer"|... | {"type": ..., params}} ->
+                                                     {"result": {"operation_id", "status":
+                                                     "completed"}}; again: replaced, still 200
+    DELETE /collections/{name}/index/{field_name}
     PUT    /collections/{name}/points?wait=true      {"points": [{"id", "vector", "payload"}]} or
                                                      {"batch": {"ids", "vectors", "payloads"}}
     POST   /collections/{name}/points/delete         {"points": [ids]} or {"filter": ...}
@@ -31,7 +38,9 @@ In-memory collections of single unnamed dense vectors, with the shapes of Qdrant
 What real Qdrant enforces and matters here: a vector of another size than the collection's is
 a 400 ("Wrong input: Vector dimension error: expected dim: 384, got 3"); an unknown collection
 is a 404 ("Not found: Collection `x` doesn't exist!"); a point id must be an unsigned integer or
-a UUID (400 format error otherwise); creating an existing collection is a 409; Cosine
+a UUID (400 format error otherwise); creating an existing collection is a 409; a payload
+index names a field_name and a known field_schema (400 otherwise; without one the type is
+inferred from the stored values, as Qdrant does); Cosine
 collections store normalized vectors and score by dot product.  Filters: must / should /
 must_not with {"key", "match": {"value"} | {"any": [...]} | {"except": [...]}}, {"has_id": [...]},
 {"is_empty": {"key"}}, nested filters.  With --api-key only "api-key: KEY" (or
@@ -39,7 +48,7 @@ must_not with {"key", "match": {"value"} | {"any": [...]} | {"except": [...]}}, 
 
 POST /_reset zeroes the counters and knobs and keeps the collections (they are the dataset);
 DELETE /collections/{name} removes one.  Every recorded request (GET /_stats) carries "points" (upserts: how many) and, for searches,
-"filter" and "limit".  Knobs: the generic ones of fakelib (slow_ms, errors_5xx, html_error,
+"filter" and "limit", for payload indexes "field_name" and "field_schema".  Knobs: the generic ones of fakelib (slow_ms, errors_5xx, html_error,
 drop_connection, truncate); api_key.
 """
 
@@ -57,12 +66,18 @@ from fakelib import ApiError, FakeServer, Response, common_args, serve  # noqa: 
 
 NAME_RX = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
 DISTANCES = ("Cosine", "Dot", "Euclid", "Manhattan")
+# PayloadSchemaType: the values of field_schema (or of its "type") and of payload_schema's
+# "data_type".
+SCHEMA_TYPES = ("keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid")
 ROUTES = [
     ("GET", re.compile(r"^/collections/?$"), "list"),
     ("GET", re.compile(r"^/collections/(?P<name>[^/]+)$"), "info"),
     ("GET", re.compile(r"^/collections/(?P<name>[^/]+)/exists$"), "exists"),
     ("PUT", re.compile(r"^/collections/(?P<name>[^/]+)$"), "create"),
     ("DELETE", re.compile(r"^/collections/(?P<name>[^/]+)$"), "drop"),
+    ("PUT", re.compile(r"^/collections/(?P<name>[^/]+)/index$"), "index"),
+    ("DELETE", re.compile(r"^/collections/(?P<name>[^/]+)/index/(?P<field>[^/]+)$"),
+     "drop_index"),
     ("PUT", re.compile(r"^/collections/(?P<name>[^/]+)/points$"), "upsert"),
     ("POST", re.compile(r"^/collections/(?P<name>[^/]+)/points/delete$"), "delete"),
     ("POST", re.compile(r"^/collections/(?P<name>[^/]+)/points/query$"), "query"),
@@ -248,7 +263,27 @@ class FakeQdrant(FakeServer):
                                    "hnsw_config": {"m": 16, "ef_construct": 100,
                                                    "full_scan_threshold": 10000},
                                    "optimizer_config": {}, "wal_config": {}},
-                        "payload_schema": {}}, t0)
+                        "payload_schema": self.payload_schema(c)}, t0)
+
+    def payload_schema(self, c):
+        """PayloadIndexInfo per indexed field: data_type, params (when given), points."""
+        out = {}
+        for field, (dtype, params) in sorted(c["indexes"].items()):
+            n = sum(1 for p in c["points"].values() if self.field_values(p["payload"], field))
+            info = {"data_type": dtype, "points": n}
+            if params is not None:
+                info["params"] = params
+            out[field] = info
+        return out
+
+    @staticmethod
+    def field_values(payload, key):
+        v = payload
+        for part in key.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if v is None:
+            return []
+        return [x for x in (v if isinstance(v, list) else [v]) if x is not None]
 
     def r_exists(self, req, body, name, extra, t0):
         return self.ok({"exists": name in self.collections}, t0)
@@ -271,12 +306,52 @@ class FakeQdrant(FakeServer):
             raise ApiError(400, "bad", "Format error in JSON body: unknown variant `%s`, "
                            "expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`"
                            % vec["distance"])
-        self.collections[name] = {"size": size, "distance": vec["distance"], "points": {}}
+        self.collections[name] = {"size": size, "distance": vec["distance"], "points": {},
+                                  "indexes": {}}
         return self.ok(True, t0)
 
     def r_drop(self, req, body, name, extra, t0):
         existed = self.collections.pop(name, None) is not None
         return self.ok(existed, t0)
+
+    def r_index(self, req, body, name, extra, t0):
+        c = self.coll(name)
+        field = body.get("field_name")
+        if not isinstance(field, str) or not field:
+            raise ApiError(400, "bad", "Format error in JSON body: missing field `field_name`"
+                           if field is None else "Format error in JSON body: invalid type: "
+                           "expected a string for `field_name`")
+        schema = body.get("field_schema")
+        params = None
+        if isinstance(schema, dict):
+            params, schema = schema, schema.get("type")
+        if schema is None and "field_schema" not in body:
+            vals = [x for p in c["points"].values()
+                    for x in self.field_values(p["payload"], field)]
+            kinds = {"integer" if isinstance(x, int) and not isinstance(x, bool) else
+                     "float" if isinstance(x, float) else "bool" if isinstance(x, bool) else
+                     "keyword" if isinstance(x, str) else None for x in vals}
+            if len(kinds) != 1 or None in kinds:
+                raise ApiError(400, "bad", "Bad request: Can't infer type for field `%s`. "
+                               "Please specify `field_schema`" % field)
+            schema = kinds.pop()
+        if schema not in SCHEMA_TYPES:
+            raise ApiError(400, "bad", "Format error in JSON body: data did not match any "
+                           "variant of untagged enum PayloadFieldSchema")
+        extra["field_name"] = field
+        extra["field_schema"] = body.get("field_schema")   # as sent (null: inferred)
+        # Idempotent: the same index again is a no-op, another type replaces it.
+        c["indexes"][field] = (schema, params)
+        self.op_id += 1
+        wait = (req.arg("wait") or "false").lower() == "true"
+        return self.ok({"operation_id": self.op_id,
+                        "status": "completed" if wait else "acknowledged"}, t0)
+
+    def r_drop_index(self, req, body, name, extra, t0):
+        c = self.coll(name)
+        c["indexes"].pop(req.params["field"], None)
+        self.op_id += 1
+        return self.ok({"operation_id": self.op_id, "status": "completed"}, t0)
 
     def r_upsert(self, req, body, name, extra, t0):
         c = self.coll(name)
