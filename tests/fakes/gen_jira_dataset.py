@@ -3,6 +3,7 @@
 
     python3 gen_jira_dataset.py --projects 3 --issues 300 --out DIR [--seed 42]
                                 [--github-out DIR] [--tz +0000]
+                                [--prs-per-repo N] [--big-prs N]
 
 Writes DIR/projects.json, fields.json, createmeta/KEY.json, statuses/KEY.json,
 issues/KEY-N.json (one full issue per file, complete changelog oldest first) and
@@ -24,6 +25,9 @@ Edge cases always present (when the dataset has >= 1 project and >= 6 issues):
   * about a quarter of the issues link pull requests (`development` field + devstatus file),
     and the first repository has one pull request with 250 commits, 130 reviews and 120
     comments (nested paging).
+
+--prs-per-repo N and --big-prs N (default 0, for `make bench`) add unlinked pull requests at
+the end, from the same random stream: without them the output is unchanged.
 """
 
 import argparse
@@ -937,7 +941,20 @@ class Gen:
                 for _ in range(2):
                     self.make_pr(r, None, BASE_TIME + datetime.timedelta(
                         days=self.rng.randint(1, 40)))
+            self.extra_prs()
         return projects
+
+    def extra_prs(self):
+        """--prs-per-repo and --big-prs: unlinked pull requests for benchmarks, made after
+        everything else so that the default output does not change."""
+        live = self.repos[:-1]
+        for r in live:
+            for _ in range(self.args.prs_per_repo):
+                self.make_pr(r, None, BASE_TIME + datetime.timedelta(
+                    days=self.rng.randint(1, 40), minutes=self.rng.randint(0, 1439)))
+        for i in range(self.args.big_prs):
+            self.make_pr(live[i % len(live)], None, BASE_TIME + datetime.timedelta(
+                days=self.rng.randint(1, 40), minutes=self.rng.randint(0, 1439)), big=True)
 
     def write(self, projects):
         out = self.args.out
@@ -1000,9 +1017,15 @@ def main():
     p.add_argument("--github-out", help="also write the matching GitHub dataset here")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--tz", default="+0000", help="offset of the rendered Jira times")
+    p.add_argument("--prs-per-repo", type=int, default=0, metavar="N",
+                   help="add N unlinked pull requests to each repository but the archived one")
+    p.add_argument("--big-prs", type=int, default=0, metavar="N",
+                   help="add N pull requests with 250 commits, 130 reviews and 120 comments")
     args = p.parse_args()
     if args.projects < 1 or args.issues < 0:
         p.error("need at least one project")
+    if args.prs_per_repo < 0 or args.big_prs < 0:
+        p.error("--prs-per-repo and --big-prs take a count >= 0")
     g = Gen(args)
     projects = g.run()
     g.write(projects)
