@@ -819,3 +819,28 @@ char *etl_db_quote_ident(struct etl_db *db, const char *name)
 	PQfreemem(q);
 	return out;
 }
+
+void etl_db_analyze_on_growth(struct etl_db *db, const char *table,
+			      struct etl_db_growth *g, int64_t added)
+{
+	struct etl_db_res *res;
+	struct etl_buf sql = ETL_BUF_INIT;
+	char *ident;
+	int why = 0;
+
+	g->rows += added;
+	if (g->rows < 256 || g->rows < g->analyzed_at + g->analyzed_at / 2)
+		return;
+	g->analyzed_at = g->rows;
+	ident = etl_db_quote_ident(db, table);
+	if (!ident)
+		return;
+	etl_buf_addf(&sql, "ANALYZE %s", ident);
+	res = etl_db_exec_full(db, sql.buf, NULL, NULL, 0, ETL_DB_QUIET, &why);
+	if (!res)
+		etl_warn("cannot refresh the statistics of %s: %s", table,
+			 etl_db_last_error(db)->message ? etl_db_last_error(db)->message : "");
+	etl_db_clear(res);
+	etl_buf_release(&sql);
+	free(ident);
+}

@@ -176,4 +176,20 @@ int etl_db_wait_notify(struct etl_db *db, int timeout_ms, char **channel,
  * NULL after reporting (invalid encoding). */
 char *etl_db_quote_ident(struct etl_db *db, const char *name);
 
+/*
+ * Statistics that keep up with a first sync.  A table filled by one long
+ * run keeps the statistics it had when it was nearly empty until
+ * autovacuum gets to it, and the planner then picks plans (a merge join
+ * over a whole index, another index) that cost more with every row: a
+ * first sync turns quadratic.  Count what this process wrote to @table;
+ * once that is 256 rows and half as much again as at the last ANALYZE,
+ * ANALYZE @table (outside a transaction block; a dozen for 100,000 rows
+ * cost well under a second).  A failure (not the owner) only warns.
+ */
+struct etl_db_growth {
+	int64_t rows, analyzed_at;
+};
+void etl_db_analyze_on_growth(struct etl_db *db, const char *table,
+			      struct etl_db_growth *g, int64_t added);
+
 #endif

@@ -34,7 +34,7 @@
  * stage runs one query per message, and planning a five-way join took
  * five times longer than running it.  The bridge lookup matches its
  * unique index column for column (tenant, table, record id); see
- * maybe_analyze() for what keeps the planner on it.
+ * etl_db_analyze_on_growth() for what keeps the planner on it.
  */
 #define BRIDGE(tab, a) \
 	", (SELECT concat_ws(chr(31), x.content_hash, x.embedding_provider, " \
@@ -158,9 +158,8 @@ struct embed_ctx {
 	struct etl_vstore *store;
 	const char *provider;      /* the provider's table name */
 	long embedded, unchanged, missing;
-	long stored;               /* bridge rows written by this process */
+	struct etl_db_growth bridge;  /* bridge rows written by this process */
 	int64_t embedding_ms;      /* ... and the time spent computing them */
-	long analyzed_at;          /* ... when it last refreshed their statistics */
 	struct etl_buf line;
 };
 
@@ -237,34 +236,6 @@ static void db_failed(struct embed_ctx *c, int why)
 		etl_db_close(c->db);
 		c->db = NULL;
 	}
-}
-
-static const char sql_analyze[] = "ANALYZE qdrant_vectors";
-
-/*
- * Refresh the statistics of the bridge table when this process
- * has grown them by half since the last time (from 256 rows on).  The
- * entity queries look the bridge up by (tenant, table, record id); with
- * statistics taken when a tenant had only its few catalog rows, the
- * planner takes another index of the bridge and scans all the tenant's
- * rows for every lookup, so a first sync of 100,000 issues turns
- * quadratic until autovacuum catches up.  A dozen ANALYZEs for 100,000
- * rows cost well under a second; failing one (not the owner) only warns.
- */
-static void maybe_analyze(struct embed_ctx *c)
-{
-	struct etl_db_res *res;
-	int why = 0;
-
-	if (c->stored < 256 || c->stored < c->analyzed_at + c->analyzed_at / 2)
-		return;
-	c->analyzed_at = c->stored;
-	res = etl_db_exec_full(c->db, sql_analyze, NULL, NULL, 0, ETL_DB_QUIET, &why);
-	if (!res)
-		etl_warn("cannot refresh the statistics of qdrant_vectors: %s",
-			 etl_db_last_error(c->db)->message ?
-			 etl_db_last_error(c->db)->message : "");
-	etl_db_clear(res);
 }
 
 /* The bridge column: hash, provider, model, dimension, collection, split
@@ -423,8 +394,9 @@ static int embed_items(struct embed_ctx *c, const struct entity_table *t, int64_
 		}
 	}
 	*done = k;
-	c->stored += (long)k;
-	maybe_analyze(c);
+	/* The entity queries look the bridge up by its unique index: only
+	 * fresh statistics keep the planner on it. */
+	etl_db_analyze_on_growth(c->db, "qdrant_vectors", &c->bridge, (int64_t)k);
 	ret = 0;
 out:
 	free(texts);

@@ -26,6 +26,7 @@ struct store {
 	struct etl_buf rows;
 	size_t nrows;
 	bool temp_ready;   /* its temporary table exists on this connection */
+	struct etl_db_growth loaded;   /* rows this process loaded into t->name */
 };
 
 struct attached {
@@ -1314,6 +1315,15 @@ static int transform_data(struct etl_tx *tx)
 			etl_tx_fail(tx, why, "cannot load raw row %lld (%s)",
 				    (long long)tx->raw_id, *tx->kind ? tx->kind : "?");
 		return why;
+	}
+	/* The load statements join the final tables by their natural keys:
+	 * keep their statistics up with a first sync. */
+	for (size_t i = 0; i < tx->pv->nstores; i++) {
+		struct store *st = &tx->pv->stores[i];
+
+		if (st->nrows)
+			etl_db_analyze_on_growth(tx->t->db, st->t->name, &st->loaded,
+						 (int64_t)st->nrows);
 	}
 	return ETL_OK;
 }
