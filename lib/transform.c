@@ -387,6 +387,19 @@ int etl_tx_load_attached(struct etl_tx *tx)
 	return tx->t->db && tx->raw_id ? load_attached(tx) : ETL_OK;
 }
 
+int etl_tx_attached_docs(struct etl_tx *tx, struct etl_jdoc **docs, size_t *ndocs,
+			 const char *what)
+{
+	int rc = etl_tx_load_attached(tx);
+
+	if (rc != ETL_OK)
+		return etl_tx_fail(tx, rc, "cannot read the %s", what);
+	*ndocs = etl_tx_nattached(tx) + 1;
+	*docs = xrealloc(*docs, *ndocs * sizeof(**docs));
+	memset(*docs + 1, 0, (*ndocs - 1) * sizeof(**docs));
+	return ETL_OK;
+}
+
 size_t etl_tx_nattached(const struct etl_tx *tx)
 {
 	return tx->natt;

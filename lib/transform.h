@@ -168,6 +168,14 @@ const char *etl_tx_data(const struct etl_tx *tx, size_t *len);
  */
 int etl_tx_load_attached(struct etl_tx *tx);
 size_t etl_tx_nattached(const struct etl_tx *tx);
+/*
+ * Load the attached responses and make room for their documents after the
+ * page's own: *docs grows from one document to 1 + etl_tx_nattached(),
+ * the new ones zeroed (ETL_JDOC_INIT) for the provider to parse.  *ndocs
+ * gets the count.  ETL_OK, or a category after etl_tx_fail() naming @what.
+ */
+int etl_tx_attached_docs(struct etl_tx *tx, struct etl_jdoc **docs, size_t *ndocs,
+			 const char *what);
 const char *etl_tx_attached(const struct etl_tx *tx, size_t i, size_t *len,
 			    const char **kind, const char **url);
 /*

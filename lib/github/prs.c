@@ -461,14 +461,9 @@ int gh_tx_pull_requests(struct etl_tx *tx)
 	etl_tx_key(tx, "seen", "repositories", repo_id, strlen(repo_id));
 	/* Attached pages complete the connections that have more. */
 	if (needs_attached(&pg.docs[0], prs)) {
-		if ((rc = etl_tx_load_attached(tx)) != ETL_OK) {
-			etl_tx_fail(tx, rc, "cannot read the attached pages of the page");
-			goto out;
-		}
-		pg.ndocs = etl_tx_nattached(tx) + 1;
-		pg.docs = xrealloc(pg.docs, pg.ndocs * sizeof(*pg.docs));
-		memset(pg.docs + 1, 0, (pg.ndocs - 1) * sizeof(*pg.docs));
-		if ((rc = index_attached(&pg)) != ETL_OK)
+		if ((rc = etl_tx_attached_docs(tx, &pg.docs, &pg.ndocs,
+					       "attached pages of the page")) != ETL_OK ||
+		    (rc = index_attached(&pg)) != ETL_OK)
 			goto out;
 	}
 	for (uint32_t p = etl_jdoc_first(&pg.docs[0], prs); p; p = etl_jdoc_next(&pg.docs[0], p))

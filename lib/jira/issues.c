@@ -828,14 +828,9 @@ int jira_tx_search(struct etl_tx *tx, struct jira_status_map *dry)
 	page_scan(&pg, issues);
 	/* The attached changelog pages complete truncated changelogs only. */
 	if (pg.truncated_any) {
-		if ((rc = etl_tx_load_attached(tx)) != ETL_OK) {
-			etl_tx_fail(tx, rc, "cannot read the changelog pages of the page");
-			goto out;
-		}
-		pg.ndocs = etl_tx_nattached(tx) + 1;
-		pg.docs = xrealloc(pg.docs, pg.ndocs * sizeof(*pg.docs));
-		memset(pg.docs + 1, 0, (pg.ndocs - 1) * sizeof(*pg.docs));
-		if ((rc = index_attached(&pg)) != ETL_OK)
+		if ((rc = etl_tx_attached_docs(tx, &pg.docs, &pg.ndocs,
+					       "changelog pages of the page")) != ETL_OK ||
+		    (rc = index_attached(&pg)) != ETL_OK)
 			goto out;
 	}
 	if (jira_catalog_load(tx, &pg.prj_ids, &pg.wit_ids, &pg.cat, &why) < 0) {
