@@ -302,7 +302,11 @@ static int park(struct etl_stage_ctx *st, const struct etl_amqp_msg *am)
 		etl_parse_long(seen, 0, LONG_MAX, &parks);
 	free(seen);
 	if (parks >= ETL_STAGE_MAX_PARKS) {
-		etl_stage_set_reason(st, "%s (parked %ld times: giving up)", st->reason, parks);
+		char why[sizeof(st->reason)];
+
+		/* (a copy: the reason is rewritten from itself) */
+		snprintf(why, sizeof(why), "%s", st->reason);
+		etl_stage_set_reason(st, "%s (parked %ld times: giving up)", why, parks);
 		return dead_letter(st, am);
 	}
 	snprintf(count, sizeof(count), "%ld", parks + 1);
