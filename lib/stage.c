@@ -301,7 +301,7 @@ static int park(struct etl_stage_ctx *st, const struct etl_amqp_msg *am)
 	if (seen)
 		etl_parse_long(seen, 0, LONG_MAX, &parks);
 	free(seen);
-	if (parks >= ETL_STAGE_MAX_PARKS) {
+	if (parks >= st->o.max_parks) {
 		char why[sizeof(st->reason)];
 
 		/* (a copy: the reason is rewritten from itself) */
@@ -312,7 +312,7 @@ static int park(struct etl_stage_ctx *st, const struct etl_amqp_msg *am)
 	snprintf(count, sizeof(count), "%ld", parks + 1);
 	etl_warn("%s; parked for %ld s in '%s' (%ld of %d)", *st->reason ? st->reason :
 		 "temporary failure", (wait + 999) / 1000, exchange, parks + 1,
-		 ETL_STAGE_MAX_PARKS);
+		 st->o.max_parks);
 	if (etl_amqp_publish_expiring(st->amqp, exchange, st->o.from_queue, am->body, am->len,
 				      h, ETL_ARRAY_SIZE(h), wait, 0) == 0 &&
 	    confirm_outputs(st) == 0)
@@ -387,6 +387,8 @@ int etl_stage_run(const struct etl_stage_opts *o, etl_stage_fn *fn, void *ctx)
 		st.o.backoff_ms = 1000;
 	if (st.o.park_min_ms <= 0)
 		st.o.park_min_ms = 10000;
+	if (st.o.max_parks <= 0)
+		st.o.max_parks = ETL_STAGE_MAX_PARKS;
 	st.fn = fn;
 	st.ctx = ctx;
 	st.in = o->in ? o->in : stdin;

@@ -15,7 +15,7 @@
  *  - a failure that asks for a long wait (etl_stage_retry_after(), a rate
  *    limit past --max-wait) is parked in a worker: published to the delay
  *    queue that fits the wait (lib/amqp.h), which sends it back to its
- *    queue when the wait is over, and acked; after ETL_STAGE_MAX_PARKS
+ *    queue when the wait is over, and acked; after opts.max_parks
  *    parkings it is dead-lettered instead.  The worker goes on with other
  *    messages meanwhile, and a kill loses nothing;
  *  - SIGTERM/SIGINT: the message in hand is finished, then the loop ends 0.
@@ -51,9 +51,10 @@ struct etl_stage_opts {
 	FILE *in, *out;            /* NULL: stdin, stdout */
 	long idle_exit_ms;         /* queue: end (0) after this long with no message; 0 never */
 	long park_min_ms;          /* queue: park waits this long or longer; 0: 10 s */
+	int max_parks;             /* queue: parkings before dead-lettering; 0: 48 */
 };
 #define ETL_STAGE_OPTS_INIT { ETL_STAGE_ANY, NULL, NULL, NULL, 10, 5, 1000, false, 0, NULL, \
-	NULL, 0, 0 }
+	NULL, 0, 0, 0 }
 
 enum etl_dest {
 	ETL_DEST_NEXT,   /* the next stage: stdout or --to-queue */
@@ -87,8 +88,8 @@ void etl_stage_set_reason(struct etl_stage_ctx *st, const char *fmt, ...) ETL_PR
  * than retrying it at once (on stdin nothing changes).
  */
 void etl_stage_retry_after(struct etl_stage_ctx *st, long ms);
-/* Parkings of one message before it is dead-lettered: two days of hourly
- * rate-limit windows. */
+/* Parkings of one message before it is dead-lettered, by default: two
+ * days of hourly rate-limit windows. */
 #define ETL_STAGE_MAX_PARKS 48
 /* True when input comes from a queue (a long-lived worker). */
 bool etl_stage_is_worker(const struct etl_stage_ctx *st);

@@ -128,6 +128,26 @@ msg() { # SEQ [ACT]
 	assert_output ""
 }
 
+@test "queue: a message parked too often is dead-lettered with the reason" {
+	etl-queue purge transform_queue_free >/dev/null
+	etl-queue dlq purge >/dev/null
+	msg 1 | jq -c '. + {act: "wait", wait_ms: 1200}' | etl-queue publish transform_queue_free
+	"$ECHO" --from-queue transform_queue_free --to-queue embedding_queue_free \
+		--park-min 1000 --max-parks 2 --idle 4000 2>"$BATS_TEST_TMPDIR/err" &
+	WORKER=$!
+	for _ in $(seq 100); do
+		[ -n "$(etl-queue dlq list 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	kill -TERM "$WORKER"
+	wait "$WORKER"
+	grep -q "parked for 2 s in 'etl.delay.60s' (1 of 2)" "$BATS_TEST_TMPDIR/err"
+	grep -q "parked for 2 s in 'etl.delay.60s' (2 of 2)" "$BATS_TEST_TMPDIR/err"
+	run -0 --separate-stderr etl-queue dlq list
+	run -0 jq -r '[.queue, .error, .message.seq] | @tsv' <<<"$output"
+	assert_output "$(printf 'transform_queue_free\tact says wait (parked 2 times: giving up)\t1')"
+}
+
 @test "queue: a worker killed mid-stream loses nothing; SIGTERM finishes the message in hand" {
 	etl-queue purge transform_queue_free >/dev/null
 	etl-queue purge embedding_queue_free >/dev/null

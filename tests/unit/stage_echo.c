@@ -4,9 +4,9 @@
  *   "data" -> fails ETL_DATAERR     "temp" -> fails ETL_TEMPFAIL
  *   "self" -> also emits a copy to this stage with "act":"done"
  *   "wait" -> fails ETL_TEMPFAIL, to be retried after its "until" (epoch
- *             ms), until then
+ *             ms), until then; or after "wait_ms", always
  * Usage: stage_echo [--from-queue Q] [--to-queue Q] [--strict] [--idle MS]
- *                   [--attempts N] [--park-min MS]
+ *                   [--attempts N] [--park-min MS] [--max-parks N]
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -23,8 +23,12 @@ static int echo(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)
 	int rc = ETL_OK;
 
 	(void)ctx;
-	if (act && !strcmp(act, "wait") && etl_msg_get_i64(m, "until", &until) == 0 &&
-	    until > etl_wall_ms()) {
+	if (act && !strcmp(act, "wait") && etl_msg_get_i64(m, "wait_ms", &until) == 0) {
+		etl_stage_set_reason(st, "act says wait");
+		etl_stage_retry_after(st, (long)until);
+		rc = ETL_TEMPFAIL;
+	} else if (act && !strcmp(act, "wait") && etl_msg_get_i64(m, "until", &until) == 0 &&
+		   until > etl_wall_ms()) {
 		etl_stage_set_reason(st, "act says wait");
 		etl_stage_retry_after(st, (long)(until - etl_wall_ms()));
 		rc = ETL_TEMPFAIL;
@@ -60,6 +64,7 @@ int main(int argc, char **argv)
 		{ "idle", required_argument, NULL, 'i' },
 		{ "attempts", required_argument, NULL, 'a' },
 		{ "park-min", required_argument, NULL, 'p' },
+		{ "max-parks", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 } };
 	struct etl_stage_opts o = ETL_STAGE_OPTS_INIT;
 	long v;
@@ -75,6 +80,7 @@ int main(int argc, char **argv)
 		case 'i': if (etl_parse_long(optarg, 0, 600000, &v) == 0) o.idle_exit_ms = v; break;
 		case 'a': if (etl_parse_long(optarg, 1, 100, &v) == 0) o.max_attempts = (int)v; break;
 		case 'p': if (etl_parse_long(optarg, 1, 600000, &v) == 0) o.park_min_ms = v; break;
+		case 'm': if (etl_parse_long(optarg, 1, 100, &v) == 0) o.max_parks = (int)v; break;
 		default: return ETL_USAGE;
 		}
 	return etl_exit(etl_stage_run(&o, echo, NULL));
