@@ -42,7 +42,8 @@ static const char usage[] =
 "      --reconcile-every <n> deleted-issue pass every Nth incremental run\n"
 "                            (default 10; 0: only with a full sync)\n"
 "  -d, --dsn <conninfo>      PostgreSQL (default: ETL_DATABASE_URL, PG*)\n"
-"      --integration <id>    the integration to extract\n"
+"      --integration <id>    the integration to extract (with --no-store only\n"
+"                            a label in the messages, default 1)\n"
 "      --step <step>         start at this step (default: the first)\n"
 "      --only                run that one step only\n"
 "      --since <time>        last sync time (ISO 8601 or epoch ms)\n"
@@ -139,6 +140,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 		o->provider = argv[optind++];
 		known = !strcmp(o->provider, "jira") || !strcmp(o->provider, "github");
+		/* Without a database the integration is only a label. */
+		if (!o->integration && !o->x.store)
+			o->integration = 1;
 		if (!known || optind < argc || !o->integration) {
 			etl_error(!known ? "unknown provider '%s'" :
 				  "%s needs --integration <id> and no other argument", o->provider);

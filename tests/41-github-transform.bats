@@ -369,6 +369,19 @@ pr1_nested() {
 	[[ "$stderr" == *"needs a database"* ]]
 }
 
+@test "github: etl-extract --no-store | etl-transform --dry-run maps the whole dataset, no database" {
+	run --separate-stderr env -u ETL_DATABASE_URL -u PGHOST -u PGPORT -u PGDATABASE -u PGUSER \
+		GITHUB_API_URL="$FAKE_GITHUB_URL" GITHUB_TOKEN=ghp_dry_run_only \
+		bash -c 'set -o pipefail; etl-extract --no-store --orgs etlkit-test github |
+			tee "$1" | etl-transform --dry-run' _ "$BATS_TEST_TMPDIR/msgs"
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/rows"
+	read -r repos prs commits reviews comments < <(expect counts)
+	pages=$(grep -c '"raw_kind":"pull_requests"' "$BATS_TEST_TMPDIR/msgs")
+	run -0 jq -sc 'map(.table) | group_by(.) | map({(.[0]): length}) | add' "$BATS_TEST_TMPDIR/rows"
+	assert_output "{\"prs\":$prs,\"prs_comments\":$comments,\"prs_commits\":$commits,\"prs_reviews\":$reviews,\"repositories\":$((repos + pages))}"
+}
+
 @test "github transform: job status running on first_item, finished on last_item" {
 	tok=$(uuid)
 	job=$(q "INSERT INTO etl_jobs (tenant_id, integration_id, name, status) VALUES ($TENANT, $INTEG, 'g',
