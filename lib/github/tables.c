@@ -56,6 +56,19 @@ const struct etl_tx_table gh_t_repos = {
 };
 
 /*
+ * p: the stored PR of the staged key @ext whose version passes @cond, one
+ * index probe per staged row.  OFFSET 0 keeps the planner from flattening
+ * it into a join: the staging tables are never analyzed, so it plans them
+ * at hundreds of rows and would hash the whole prs table of the
+ * integration instead, on every page (each page then costs as much as the
+ * table is large, and a first sync turns quadratic).
+ */
+#define PR_OF(ext, cond) \
+	"CROSS JOIN LATERAL (SELECT p.id FROM prs p WHERE p.tenant_id = $1 " \
+	"AND p.integration_id = $2 AND p.external_id = " ext " AND " cond " " \
+	"OFFSET 0) p "
+
+/*
  * Nested rows GitHub no longer has (a force-push drops commits; reviews
  * and comments get deleted): the stored rows of a PR missing from the
  * page's complete key set @keys (NULL when incomplete: it says nothing
@@ -65,9 +78,9 @@ const struct etl_tx_table gh_t_repos = {
  * @and narrows the rows the connection covers.
  */
 #define NESTED_GONE(tbl, keys, key, and) \
-	"DELETE FROM " tbl " c USING etl_tx_prs t, prs p WHERE t." keys " IS NOT NULL " \
-	"AND p.tenant_id = $1 AND p.integration_id = $2 AND p.external_id = t.external_id " \
-	"AND p.updated = t.updated AND c.tenant_id = $1 AND c.pr_id = p.id " and \
+	"DELETE FROM " tbl " c USING etl_tx_prs t " \
+	PR_OF("t.external_id", "p.updated = t.updated") \
+	"WHERE t." keys " IS NOT NULL AND c.tenant_id = $1 AND c.pr_id = p.id " and \
 	"AND NOT (t." keys " ? c." key ")"
 
 /* prs: the repository resolved by its node id (a row or a placeholder). */
@@ -98,8 +111,7 @@ const struct etl_tx_table gh_t_prs = {
 };
 
 /* The PR of a nested row, at the version the row came with. */
-#define NESTED_PR "JOIN prs p ON p.tenant_id = $1 AND p.integration_id = $2 " \
-	"AND p.external_id = t.pr_external_id AND p.updated IS NOT DISTINCT FROM t.pr_updated "
+#define NESTED_PR PR_OF("t.pr_external_id", "p.updated IS NOT DISTINCT FROM t.pr_updated")
 
 /* A commit may be in several PRs: the key is the PR and the sha. */
 static const struct etl_tx_col cm_cols[] = { GT_CM(COL) };
