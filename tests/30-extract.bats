@@ -372,6 +372,28 @@ PY
 	[ "$(q "SELECT count(*) FROM raw_extraction_data")" -eq 0 ]
 }
 
+@test "extract: two integrations of one site in one process: the second never borrows the first's token" {
+	# The client was kept for the next message of the same site and e-mail, and kept
+	# its credentials when the next integration had none.
+	two=$(etl-job integration add --tenant acme --provider jira --base-url "$FAKE_JIRA_URL" \
+		--email etl-test@example.com --token-env JIRA_TOKEN)
+	q "UPDATE integrations SET token_encrypted = NULL WHERE id = $two"
+	fake_ctl "$FAKE_JIRA_URL" "{\"credentials\": \"etl-test@example.com:$JIRA_TOKEN\"}" >/dev/null
+	for i in "$INTEG" "$two"; do
+		jq -cn --argjson t "$TENANT" --argjson i "$i" --arg k "$(cat /proc/sys/kernel/random/uuid)" \
+			'{tenant_id: $t, job_id: null, token: $k, type: "jira_statuses_and_relationships",
+			provider: "jira", first_item: true, last_item: false, last_job_item: false,
+			integration_id: $i, last_sync_date: null, single_step: true,
+			project_keys: ["ALPHA"]}'
+	done >"$BATS_TEST_TMPDIR/msgs"
+	run -78 --separate-stderr etl-extract <"$BATS_TEST_TMPDIR/msgs"
+	[[ $stderr == *"needs an e-mail and an API token"* ]]
+	# The first integration's one request, none for the second.
+	[ "$(fake_stats "$FAKE_JIRA_URL" | jq -c '[.total, .by_status["200"]]')" = "[1,1]" ]
+	[ "$(q "SELECT count(*) || ':' || min(integration_id) FROM raw_extraction_data")" = "1:$INTEG" ]
+	[[ $stderr != *"$JIRA_TOKEN"* ]]
+}
+
 @test "extract: dev status failing (500, 404) is logged and counted, the job goes on" {
 	for status in 500 404; do
 		use_db "x${BATS_TEST_NUMBER}s$status" etl_x_tmpl

@@ -87,7 +87,8 @@ static long config_long(const char *name, long def, long min, long max)
 
 struct jira_state {
 	struct etl_jira *j;
-	char *base, *email;     /* what the client was made for */
+	int64_t integ;          /* the integration the client was made for */
+	char *base, *email;
 	bool no_bulkfetch;      /* bulkfetch answered 404: per-issue changelogs */
 };
 
@@ -110,12 +111,14 @@ static struct jira_state *get_state(struct etl_extract_run *run, int *why)
 	struct jira_state *s = *slot;
 	struct etl_http_opts ho;
 
-	if (s && s->j && s->base && in->base_url && !strcmp(s->base, in->base_url) &&
+	/* One client per integration: another integration of the same site
+	 * must never go out with this one's credentials (a worker serves
+	 * every tenant).  The token may have been rotated since. */
+	if (s && s->j && s->integ == in->id && in->token && *in->token &&
+	    s->base && in->base_url && !strcmp(s->base, in->base_url) &&
 	    s->email && in->email && !strcmp(s->email, in->email)) {
-		if (in->token) {
-			etl_http_set_basic_auth(s->j->http, in->email, in->token);
-			etl_http_set_basic_auth(s->j->dev, in->email, in->token);
-		}
+		etl_http_set_basic_auth(s->j->http, in->email, in->token);
+		etl_http_set_basic_auth(s->j->dev, in->email, in->token);
 		return s;
 	}
 	free_state(s);
@@ -127,6 +130,7 @@ static struct jira_state *get_state(struct etl_extract_run *run, int *why)
 		free(s);
 		return NULL;
 	}
+	s->integ = in->id;
 	s->base = xstrdup(in->base_url);
 	s->email = xstrdup(in->email);
 	*slot = s;
