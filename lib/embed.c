@@ -159,6 +159,7 @@ struct embed_ctx {
 	const char *provider;      /* the provider's table name */
 	long embedded, unchanged, missing;
 	struct etl_db_growth bridge;  /* bridge rows written by this process */
+	struct etl_runstats_acc runs; /* counters not yet added to their run */
 	int64_t embedding_ms;      /* ... and the time spent computing them */
 	struct etl_buf line;
 };
@@ -444,12 +445,12 @@ static int set_stage(struct embed_ctx *c, struct etl_stage_ctx *st, const struct
 }
 
 /* The run's counters (etl-job runs) for one message: what it embedded,
- * the provider's calls and time since they were @calls0 and @ms0. */
+ * the provider's calls and time since they were @calls0 and @ms0; added
+ * in batches, and at a step's first and last message. */
 static void add_metrics(struct embed_ctx *c, const struct etl_msg *m, long calls0,
 			int64_t ms0, size_t done)
 {
 	struct etl_runstats rs = ETL_RUNSTATS_INIT(ETL_STAGE_EMBEDDING);
-	int why = 0;
 
 	if (!m->job_id || !c->db)
 		return;
@@ -462,7 +463,8 @@ static void add_metrics(struct embed_ctx *c, const struct etl_msg *m, long calls
 	rs.vectors_queued = (int64_t)done;
 	rs.embedding_ms = c->embedding_ms - ms0;
 	rs.peak_rss_kb = etl_runstats_peak_rss_kb();
-	etl_runstats_add(c->db, m->token, &rs, &why);
+	etl_runstats_acc_add(c->db, &c->runs, m->token, &rs,
+			     m->first_item || m->last_item || m->last_job_item);
 }
 
 static int on_message(struct etl_stage_ctx *st, struct etl_msg *m, void *arg)
@@ -613,6 +615,7 @@ static int open_parts(struct embed_ctx *c, const struct etl_embed_opts *o, int *
 
 static void close_parts(struct embed_ctx *c)
 {
+	etl_runstats_acc_flush(c->db, &c->runs);
 	etl_vstore_close(c->store);
 	etl_embedder_close(c->emb);
 	etl_db_close(c->db);

@@ -137,6 +137,46 @@ int etl_runstats_add(struct etl_db *db, const char *token,
 	return n > 0 ? 0 : 1;
 }
 
+void etl_runstats_acc_flush(struct etl_db *db, struct etl_runstats_acc *a)
+{
+	int why = 0;
+
+	if (a->token[0] && a->sum.messages && db)
+		etl_runstats_add(db, a->token, &a->sum, &why);
+	a->token[0] = '\0';
+	a->step[0] = '\0';
+	memset(&a->sum, 0, sizeof(a->sum));
+}
+
+void etl_runstats_acc_add(struct etl_db *db, struct etl_runstats_acc *a, const char *token,
+			  const struct etl_runstats *s, bool flush)
+{
+	struct etl_runstats *m = &a->sum;
+	enum etl_stage stage = s->stage;
+
+	if (strcmp(a->token, token) || strcmp(a->step, s->step ? s->step : ""))
+		etl_runstats_acc_flush(db, a);
+	if (!a->token[0]) {
+		snprintf(a->token, sizeof(a->token), "%s", token);
+		snprintf(a->step, sizeof(a->step), "%s", s->step ? s->step : "");
+	}
+	m->stage = stage;
+	m->step = a->step[0] ? a->step : NULL;
+	m->records += s->records;
+	m->messages += s->messages;
+	m->api_calls += s->api_calls;
+	m->rate_limit_hits += s->rate_limit_hits;
+	m->errors += s->errors;
+	m->retries += s->retries;
+	m->checkpoint_resumes += s->checkpoint_resumes;
+	m->vectors_queued += s->vectors_queued;
+	m->embedding_ms += s->embedding_ms;
+	if (s->peak_rss_kb > m->peak_rss_kb)
+		m->peak_rss_kb = s->peak_rss_kb;
+	if (flush || m->messages >= ETL_RUNSTATS_BATCH)
+		etl_runstats_acc_flush(db, a);
+}
+
 int etl_runstats_finish(struct etl_db *db, const char *token, const char *outcome,
 			const char *error, int *why)
 {

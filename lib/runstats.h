@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "message.h"
+#include "token.h"
 
 struct etl_db;
 struct etl_db_res;
@@ -65,6 +66,27 @@ int etl_runstats_begin(struct etl_db *db, int64_t tenant_id, int64_t job_id,
  */
 int etl_runstats_add(struct etl_db *db, const char *token,
 		     const struct etl_runstats *s, int *why);
+
+/*
+ * A stage that handles many small messages (a transform page, one entity
+ * to embed) adds through an accumulator, so the counters cost one UPDATE
+ * per batch instead of a statement and a commit per message: the adds of
+ * one run and step are summed in memory and written when @flush is set
+ * (a step's first or last message), every ETL_RUNSTATS_BATCH messages, when
+ * the run or step changes, and by etl_runstats_acc_flush() (the stage
+ * stops).  Failures to write are reported and the sums dropped: counters
+ * are for people, never worth failing a message for.
+ */
+#define ETL_RUNSTATS_BATCH 64
+struct etl_runstats_acc {
+	char token[ETL_TOKEN_LEN + 1];
+	char step[64];
+	struct etl_runstats sum;
+};
+#define ETL_RUNSTATS_ACC_INIT(stage) { "", "", ETL_RUNSTATS_INIT(stage) }
+void etl_runstats_acc_add(struct etl_db *db, struct etl_runstats_acc *a, const char *token,
+			  const struct etl_runstats *s, bool flush);
+void etl_runstats_acc_flush(struct etl_db *db, struct etl_runstats_acc *a);
 
 /*
  * End run @token with @outcome ("finished", "failed", "checkpointed",

@@ -50,6 +50,7 @@ struct etl_transform {
 	struct prov *provs;
 	size_t nprovs;
 	bool keys_ready;   /* etl_tx_keys exists on this connection */
+	struct etl_runstats_acc runs;   /* counters not yet added to their run */
 };
 
 struct etl_tx {
@@ -1157,6 +1158,7 @@ void etl_transform_free(struct etl_transform *t)
 		free(pv->stores);
 	}
 	free(t->provs);
+	etl_runstats_acc_flush(t->db, &t->runs);
 	etl_db_close(t->db);
 	free(t);
 }
@@ -1362,11 +1364,11 @@ static int reconnect(struct etl_transform *t)
 }
 
 /* The run's counters (etl-job runs): rows loaded under the step, one
- * message, an error for a response that could not be mapped. */
+ * message, an error for a response that could not be mapped; added in
+ * batches, and at the step's first and last message. */
 static void add_metrics(struct etl_tx *tx, bool transformed, int rc)
 {
 	struct etl_runstats rs = ETL_RUNSTATS_INIT(ETL_STAGE_TRANSFORM);
-	int why = 0;
 
 	if (!tx->t->db || tx->t->dry_run || !tx->m->job_id)
 		return;
@@ -1376,7 +1378,8 @@ static void add_metrics(struct etl_tx *tx, bool transformed, int rc)
 	rs.messages = 1;
 	rs.errors = rc == ETL_DATAERR;
 	rs.peak_rss_kb = etl_runstats_peak_rss_kb();
-	etl_runstats_add(tx->t->db, tx->m->token, &rs, &why);
+	etl_runstats_acc_add(tx->t->db, &tx->t->runs, tx->m->token, &rs,
+			     tx->m->first_item || tx->m->last_item);
 }
 
 int etl_transform_handle(struct etl_stage_ctx *st, struct etl_msg *m, void *ctx)

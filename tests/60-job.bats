@@ -445,6 +445,9 @@ state_of() { etl-job status "$1" | jq -r .overall; }
 	etl-job start "$j" --force >/dev/null
 	run -0 etl-job runs "$j" --limit 1
 	[ "$(jq -r .outcome <<<"$output")" = running ]
+	# Stages with many small messages add in batches of 64, then the rest.
+	run -0 "$ETL_UNIT_DIR/runstats_tool" batch "$(token_of "$j")" transform jira_dev_status 150
+	assert_output "$(printf '128\n150')"
 }
 
 @test "metrics: Prometheus text format with the last run and the queue depths" {

@@ -5,6 +5,10 @@
  *              checkpoint_resumes vectors_queued embedding_ms peak_rss_kb
  *              (peak_rss_kb=self: this process's, getrusage)
  *   runstats_tool finish TOKEN OUTCOME [ERROR]
+ *   runstats_tool batch TOKEN STAGE STEP N
+ *       N messages of one record each through an accumulator, none flagged
+ *       first or last; prints the step's records in the database before the
+ *       final flush, then after it
  * Exit: 0 changed, 1 no such run, else the failure's category.
  */
 #include <stdio.h>
@@ -31,6 +35,22 @@ static int64_t num(const char *s)
 	if (etl_parse_i64(s, &v) < 0)
 		etl_die(ETL_USAGE, "bad number '%s'", s);
 	return v;
+}
+
+/* The records of @step in run @token (any stage's word), or 0. */
+static void print_records(struct etl_db *db, const char *token, const char *step)
+{
+	const char *vals[2] = { token, step };
+	struct etl_db_res *r;
+	int why = 0;
+
+	r = etl_db_exec(db, "SELECT coalesce(sum(v::bigint), 0) AS n FROM etl_job_runs, "
+			"jsonb_each_text(step_counts->$2) AS c (k, v) WHERE token = $1::uuid",
+			vals, 2, &why);
+	if (!r)
+		etl_die(ETL_SOFTWARE, "cannot read run %s", token);
+	printf("%s\n", etl_db_value(r, 0, "n"));
+	etl_db_clear(r);
 }
 
 int main(int argc, char **argv)
@@ -68,6 +88,20 @@ int main(int argc, char **argv)
 			etl_die(ETL_USAGE, "unknown counter '%s'", argv[i]);
 		}
 		rc = etl_runstats_add(db, argv[2], &s, &why);
+	} else if (!strcmp(argv[1], "batch") && argc == 6) {
+		struct etl_runstats_acc acc = ETL_RUNSTATS_ACC_INIT(stage_arg(argv[3]));
+		struct etl_runstats s = ETL_RUNSTATS_INIT(stage_arg(argv[3]));
+		int64_t n = num(argv[5]);
+
+		s.step = argv[4];
+		s.records = 1;
+		s.messages = 1;
+		for (int64_t i = 0; i < n; i++)
+			etl_runstats_acc_add(db, &acc, argv[2], &s, false);
+		print_records(db, argv[2], argv[4]);
+		etl_runstats_acc_flush(db, &acc);
+		print_records(db, argv[2], argv[4]);
+		rc = 0;
 	} else if (!strcmp(argv[1], "finish")) {
 		rc = etl_runstats_finish(db, argv[2], argv[3], argc > 4 ? argv[4] : NULL, &why);
 	} else {
