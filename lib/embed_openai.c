@@ -70,6 +70,7 @@ static int openai_open(struct etl_embedder *e, const struct etl_embedder_opts *o
 		*why = ETL_CONFIG;
 		return etl_error("embedding dimension %d out of range", o->dim);
 	}
+	etl_http_opts_config(&ho);   /* response cap, low-speed limit */
 	ho.max_retries = o->http_retries >= 0 ? o->http_retries :
 		(int)etl_config_get_long("ETL_EMBED_RETRIES", 5, 0, 100);
 	ho.backoff_base_ms = o->backoff_ms > 0 ? o->backoff_ms :

@@ -203,6 +203,7 @@ void etl_extract_http_opts(const struct etl_extract_run *run, struct etl_http_op
 	static const struct etl_http_opts defaults = ETL_HTTP_OPTS_INIT;
 
 	*ho = defaults;
+	etl_http_opts_config(ho);
 	if (run->x->o.max_wait_s >= 0)
 		ho->max_wait_ms = run->x->o.max_wait_s * 1000;
 }
@@ -662,6 +663,12 @@ static int store(struct etl_extract_run *run, const char *kind, const char *para
 		*id = run->replayed_id;
 		return ETL_OK;
 	}
+	/* libpq takes lengths as int, and a field holds at most 1 GB. */
+	if (run->resp.body.len > (size_t)ETL_HTTP_MAX_BODY_LIMIT)
+		return etl_extract_failf(run, ETL_DATAERR,
+					 "cannot store the response of %s %s: %zu bytes, more "
+					 "than %ld", run->method, run->url.buf,
+					 run->resp.body.len, ETL_HTTP_MAX_BODY_LIMIT);
 	build_params(run, &p, kind, params, for_raw_id);
 	id_text(tenant, sizeof(tenant), run->m->tenant_id);
 	id_text(integ, sizeof(integ), run->integ.id);

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "config.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -21,6 +22,20 @@ struct etl_http {
 };
 
 static int curl_started;
+
+void etl_http_opts_config(struct etl_http_opts *o)
+{
+	o->max_body_bytes = (size_t)etl_config_get_long("ETL_HTTP_MAX_RESPONSE",
+							(long)o->max_body_bytes, 1024,
+							ETL_HTTP_MAX_BODY_LIMIT);
+	o->low_speed_bytes = etl_config_get_long("ETL_HTTP_LOW_SPEED_LIMIT",
+						 o->low_speed_bytes, 0, 1L << 30);
+	o->low_speed_time_s = etl_config_get_long("ETL_HTTP_LOW_SPEED_TIME",
+						  o->low_speed_time_s, 1, 3600);
+	o->max_retries = (int)etl_config_get_long("ETL_HTTP_RETRIES", o->max_retries, 0, 100);
+	o->backoff_base_ms = etl_config_get_long("ETL_HTTP_BACKOFF_MS", o->backoff_base_ms,
+						 1, 600000);
+}
 
 static void curl_stop(void)
 {
@@ -133,10 +148,25 @@ struct hdrs {
 	char content_type[128];
 };
 
+/* Where the body goes: bytes arrive decoded (gzip, brotli...), so the cap
+ * holds against compression bombs as well as endless bodies. */
+struct body_sink {
+	struct etl_buf *b;
+	size_t max;
+	bool too_big;
+};
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-	etl_buf_add(arg, p, size * n);
-	return size * n;
+	struct body_sink *sink = arg;
+	size_t len = size * n;
+
+	if (len > sink->max - sink->b->len) {
+		sink->too_big = true;
+		return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	etl_buf_add(sink->b, p, len);
+	return len;
 }
 
 static bool header_is(const char *line, size_t len, const char *name, const char **val)
@@ -222,7 +252,7 @@ static int fail(struct etl_http_resp *r, int why, const char *fmt, ...)
 }
 
 static CURLcode perform(struct etl_http *h, const char *method, const char *url,
-			const char *body, size_t len, struct etl_http_resp *r,
+			const char *body, size_t len, struct body_sink *sink,
 			struct hdrs *hd, char *err)
 {
 	struct curl_slist *hl = NULL, *l;
@@ -248,11 +278,17 @@ static CURLcode perform(struct etl_http *h, const char *method, const char *url,
 	curl_easy_setopt(h->h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h->h, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
 	curl_easy_setopt(h->h, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
+	/* A server trickling bytes would hold the request until the total
+	 * timeout, on every retry. */
+	curl_easy_setopt(h->h, CURLOPT_LOW_SPEED_LIMIT, h->o.low_speed_bytes);
+	curl_easy_setopt(h->h, CURLOPT_LOW_SPEED_TIME, h->o.low_speed_time_s);
+	/* A declared length past the cap is refused before any byte is read. */
+	curl_easy_setopt(h->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink->max);
 	curl_easy_setopt(h->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h->h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, sink);
 	curl_easy_setopt(h->h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h->h, CURLOPT_HEADERDATA, hd);
 	/* Redirects could carry our Authorization to another host. */
@@ -272,6 +308,7 @@ int etl_http_request(struct etl_http *h, const char *method, const char *url,
 	for (;;) {
 		char err[CURL_ERROR_SIZE] = "";
 		struct hdrs hd = { -1, -1, 0, false, "" };
+		struct body_sink sink = { &r->body, h->o.max_body_bytes, false };
 		long wait = -1;
 		CURLcode cc;
 
@@ -289,9 +326,18 @@ int etl_http_request(struct etl_http *h, const char *method, const char *url,
 			h->st.wait_ms += h->o.near_limit_delay_ms;
 		}
 		h->st.requests++;
-		cc = perform(h, method, url, body, len, r, &hd, err);
+		cc = perform(h, method, url, body, len, &sink, &hd, err);
 		h->st.bytes_in += (int64_t)r->body.len;
 		snprintf(r->content_type, sizeof(r->content_type), "%s", hd.content_type);
+		if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+			/* The same request would bring the same answer: no retry.
+			 * What was read is dropped, so nobody takes it for the whole. */
+			h->st.errors++;
+			curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &r->status);
+			etl_buf_release(&r->body);
+			return fail(r, ETL_DATAERR, "%s %s: response larger than %zu bytes "
+				    "(ETL_HTTP_MAX_RESPONSE)", method, safe_url, h->o.max_body_bytes);
+		}
 		if (cc != CURLE_OK) {
 			h->st.errors++;
 			if (attempt >= h->o.max_retries)

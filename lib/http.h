@@ -25,8 +25,18 @@ struct etl_http_opts {
 	int max_rate_waits;        /* rate-limit waits per request, default 10 */
 	bool gateway_no_retry;     /* 502/504 returned at once (ETL_TEMPFAIL): the caller
 				      retries a smaller query (GitHub's timeouts) */
+	size_t max_body_bytes;     /* largest decoded response body, default 256 MiB:
+				      past it the request fails ETL_DATAERR (no retry) */
+	long low_speed_bytes;      /* a transfer slower than this many bytes/s ... */
+	long low_speed_time_s;     /* ... for this long is dropped (a transport error);
+				      default 64 B/s for 30 s */
 };
-#define ETL_HTTP_OPTS_INIT { 10000, 120000, 5, 500, 30000, 60000, 60000, 1000, 10, false }
+#define ETL_HTTP_MAX_BODY_DEFAULT ((size_t)256 << 20)
+/* PostgreSQL keeps at most 1 GB in a field: a larger answer could not be
+ * stored, and its length would not fit libpq's int. */
+#define ETL_HTTP_MAX_BODY_LIMIT (1L << 30)
+#define ETL_HTTP_OPTS_INIT { 10000, 120000, 5, 500, 30000, 60000, 60000, 1000, 10, false, \
+			     ETL_HTTP_MAX_BODY_DEFAULT, 64, 30 }
 
 /* Counters for run metrics. */
 struct etl_http_stats {
@@ -48,6 +58,13 @@ struct etl_http_resp {
 #define ETL_HTTP_RESP_INIT { 0, ETL_BUF_INIT, "", 0, false, -1, 0, 0, "" }
 
 struct etl_http;
+
+/*
+ * Override @o from the settings (config.h): ETL_HTTP_MAX_RESPONSE (bytes,
+ * 1 KiB..1 GiB), ETL_HTTP_LOW_SPEED_LIMIT (bytes/s, 0 turns it off),
+ * ETL_HTTP_LOW_SPEED_TIME (seconds), ETL_HTTP_RETRIES, ETL_HTTP_BACKOFF_MS.
+ */
+void etl_http_opts_config(struct etl_http_opts *o);
 
 /* A new client; NULL after reporting if libcurl cannot start.  Free with
  * etl_http_free(). */

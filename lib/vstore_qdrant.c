@@ -60,6 +60,7 @@ static int q_open(struct etl_vstore *s, const struct etl_vstore_opts *o, int *wh
 		*why = ETL_CONFIG;
 		return etl_error("ETL_QDRANT_URL must be an http:// or https:// URL");
 	}
+	etl_http_opts_config(&ho);   /* response cap, low-speed limit */
 	ho.max_retries = o->http_retries >= 0 ? o->http_retries :
 		(int)etl_config_get_long("ETL_QDRANT_RETRIES", 5, 0, 100);
 	ho.backoff_base_ms = etl_config_get_long("ETL_QDRANT_BACKOFF_MS", 500, 1, 600000);

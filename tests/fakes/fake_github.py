@@ -748,6 +748,9 @@ class FakeGitHub(FakeServer):
                        "of a timeout, or it could be a GitHub bug. Please include `%s` when "
                        "reporting this issue." % rid}]}, status)
 
+    def rate_limit_response(self, req):
+        return self.fault_response("secondary_403", {"status": 429}, req)
+
     def error_response(self, req, err):
         if err.code == "invalid_json":
             return self.gh_response({"message": "Problems parsing JSON",

@@ -23,7 +23,23 @@ Generic knobs handled here:
     truncate: {"after", "count", "endpoint"}                  HTTP 200 whose JSON body is cut in half
     page_size: N                                              server-side cap of every page
     drop_connection: {"after", "count", "endpoint"}           close the socket without answering
+    hostile: {"mode", "after", "count", "endpoint", ...}      a hostile server (below)
 Provider-specific knobs are declared by the subclass (fault_knobs).
+
+The hostile knob answers the requests of its window the way a broken or malicious server would:
+    "huge"       HTTP 200, a valid JSON body of "bytes" bytes (default 300 MB) with its
+                 Content-Length, sent as fast as the client reads
+    "endless"    HTTP 200, chunked, a JSON array that never ends (stops after "bytes",
+                 default 16 GiB, or when the client hangs up)
+    "gzip_bomb"  HTTP 200, Content-Encoding: gzip: "bytes" (default 1 GiB) of valid JSON that
+                 compress to about 1/1000 of that
+    "trickle"    the real answer, one byte every "interval_ms" (default 1000)
+    "redirect"   "status" (default 302) to "location" (default http://127.0.0.1:9/steal),
+                 e.g. another host, with the provider's headers and no body
+    "absurd_429" 429 with the provider's error body and "headers" (a list of [name, value];
+                 default: an out-of-range Retry-After, a negative X-RateLimit-Remaining, a
+                 NearLimit of garbage, and one 60 KB header line)
+The request record gets "sent": the body bytes written before the client stopped reading.
 
 The request log (--log FILE) has one line per API request: time, method, path+query, status,
 whether an Authorization header was present, elapsed ms.  Header values are never logged.
@@ -156,6 +172,7 @@ class Response:
         if headers:
             self.headers.extend(headers)
         self.drop = False
+        self.stream = None    # callable(write) sending the body itself (hostile answers)
 
     @classmethod
     def json(cls, obj, status=200, headers=None):
@@ -245,7 +262,8 @@ class FakeServer:
             if name == "slow_ms":
                 spec = value if isinstance(value, dict) else {"ms": value, "count": None}
                 self.windows[name] = Window(spec, default_count=None)
-            elif isinstance(value, dict) and (name in self.fault_knobs or name == "truncate"):
+            elif isinstance(value, dict) and (name in self.fault_knobs or
+                                              name in ("truncate", "hostile")):
                 self.windows[name] = Window(value)
             else:
                 self.windows.pop(name, None)
@@ -368,6 +386,13 @@ class FakeServer:
             spec = self.knobs.get(fired) if fired else None
             req._truncate = bool(ticks.get("truncate"))
             req._ticks = ticks
+            hostile = dict(self.knobs["hostile"]) if ticks.get("hostile") else None
+        req._trickle = None
+        if hostile:
+            if hostile.get("mode") == "trickle":
+                req._trickle = hostile
+            else:
+                return hostile_response(hostile, self.rate_limit_response(req))
         if delay:
             time.sleep(delay / 1000.0)
         if fired:
@@ -388,6 +413,8 @@ class FakeServer:
     def post_faults(self, req, resp):
         if getattr(req, "_truncate", False) and resp.status == 200 and len(resp.body) > 1:
             resp.body = resp.body[: max(1, len(resp.body) // 2)]
+        if getattr(req, "_trickle", None):
+            trickle(resp, int(req._trickle.get("interval_ms", 1000)))
         return resp
 
     # ----- to be provided by the subclass ---------------------------------------------------
@@ -400,11 +427,114 @@ class FakeServer:
     def fault_response(self, name, spec, req):
         return Response.json({"error": name}, int(spec.get("status", 503)))
 
+    def rate_limit_response(self, req):
+        """The provider's 429 (the hostile knob's "absurd_429" replaces its headers)."""
+        return self.fault_response("rate_limit", {}, req)
+
     def error_response(self, req, err):
         return Response.json({"error": err.code, "details": list(err.details)}, err.status)
 
     def route(self, req, extra):
         raise NotImplementedError
+
+
+# ----- hostile answers ------------------------------------------------------------------------
+
+_gzip_bombs = {}
+_bomb_lock = threading.Lock()
+
+
+def gzip_bomb(size):
+    """gzip of a JSON document of `size` bytes (mostly spaces), built once per size."""
+    import zlib
+    with _bomb_lock:
+        if size not in _gzip_bombs:
+            head, tail = b'{"pad":"', b'"}'
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)
+            out = [z.compress(head)]
+            left = size - len(head) - len(tail)
+            block = b" " * (1 << 20)
+            while left > 0:
+                n = min(left, len(block))
+                out.append(z.compress(block[:n]))
+                left -= n
+            out.append(z.compress(tail))
+            out.append(z.flush())
+            _gzip_bombs[size] = b"".join(out)
+        return _gzip_bombs[size]
+
+
+def hostile_response(spec, provider_429):
+    mode = spec.get("mode")
+    if mode == "huge":
+        size = int(spec.get("bytes", 300 * 10**6))
+        r = Response(200, b"")
+        r.add_header("Content-Length", size)
+
+        def send(write):
+            head, tail = b'{"pad":"', b'"}'
+            write(head)
+            left = size - len(head) - len(tail)
+            block = b"x" * 65536
+            while left > 0:
+                n = min(left, len(block))
+                write(block[:n])
+                left -= n
+            write(tail)
+        r.stream = send
+        return r
+    if mode == "endless":
+        limit = int(spec.get("bytes", 16 << 30))
+        r = Response(200, b"")
+        r.add_header("Transfer-Encoding", "chunked")
+
+        def send(write):
+            item = b'{"id":"10001","key":"A-1"},' * 2000
+            chunk = b"%x\r\n%s\r\n" % (len(item), item)
+            write(b'1\r\n[\r\n')
+            sent = 1
+            while sent < limit:
+                write(chunk)
+                sent += len(item)
+        r.stream = send
+        return r
+    if mode == "gzip_bomb":
+        body = gzip_bomb(int(spec.get("bytes", 1 << 30)))
+        r = Response(200, body)
+        r.add_header("Content-Encoding", "gzip")
+        return r
+    if mode == "redirect":
+        r = Response(int(spec.get("status", 302)), b"", content_type=None)
+        r.add_header("Location", spec.get("location", "http://127.0.0.1:9/steal"))
+        return r
+    if mode == "absurd_429":
+        r = provider_429
+        r.status = 429
+        r.headers = [(k, v) for k, v in r.headers
+                     if k.lower() not in ("retry-after", "x-ratelimit-reset",
+                                          "x-ratelimit-remaining")]
+        headers = spec.get("headers")
+        if headers is None:
+            headers = [["Retry-After", "99999999999999999999999"],
+                       ["X-RateLimit-Remaining", "-5"],
+                       ["X-RateLimit-NearLimit", "\x1b[31mtrue"],
+                       ["X-Padding", "a" * 60000]]
+        for k, v in headers:
+            r.add_header(k, v)
+        return r
+    return Response.json({"error": "unknown hostile mode %r" % mode}, 500)
+
+
+def trickle(resp, interval_ms):
+    body = resp.body
+    resp.body = b""
+    resp.add_header("Content-Length", len(body))
+
+    def send(write):
+        for i in range(len(body)):
+            write(body[i:i + 1])
+            time.sleep(interval_ms / 1000.0)
+    resp.stream = send
 
 
 def make_handler(server_impl):
@@ -457,21 +587,47 @@ def make_handler(server_impl):
                     server_impl.record(req, 0, auth_present, int((time.monotonic() - t0) * 1000),
                                        extra)
                 return
-            try:
-                self.send_response(resp.status)
-                for k, v in resp.headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(resp.body)))
-                self.end_headers()
-                if method != "HEAD":
-                    self.wfile.write(resp.body)
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            if resp.stream:
+                sent = self._send_stream(resp)
+                if meta is not None:
+                    meta[2]["sent"] = sent
+            else:
+                try:
+                    self.send_response(resp.status)
+                    for k, v in resp.headers:
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(resp.body)))
+                    self.end_headers()
+                    if method != "HEAD":
+                        self.wfile.write(resp.body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
             if req is not None and meta is not None:
                 t0, auth_present, extra = meta
                 server_impl.record(req, resp.status, auth_present,
                                    int((time.monotonic() - t0) * 1000), extra)
+
+        def _send_stream(self, resp):
+            """Headers as given, then the body from resp.stream; bytes of body sent."""
+            sent = [0]
+
+            def write(b):
+                self.wfile.write(b)
+                self.wfile.flush()
+                sent[0] += len(b)
+            self.close_connection = True
+            try:
+                self.send_response(resp.status)
+                for k, v in resp.headers:
+                    self.send_header(k, v)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.flush()
+                resp.stream(write)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+                pass
+            return sent[0]
 
         def do_GET(self):
             self._do("GET")
