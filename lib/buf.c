@@ -18,6 +18,9 @@ void etl_buf_grow(struct etl_buf *b, size_t extra)
 		n = n * 2 < n ? need : n * 2;
 	b->buf = xrealloc(b->buf, n);
 	b->alloc = n;
+	/* A buffer only grown, never written (an empty string decoded), is
+	 * still a C string when detached. */
+	b->buf[b->len] = '\0';
 }
 
 void etl_buf_add(struct etl_buf *b, const void *data, size_t len)

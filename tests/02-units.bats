@@ -29,3 +29,9 @@ setup() { load test_helper; }
 	run -0 "$ETL_UNIT_DIR/test_adf"
 	refute_output --partial "not ok"
 }
+
+@test "library unit tests: the empty string through every string accessor" {
+	run -0 "$ETL_UNIT_DIR/test_empty"
+	refute_output --partial "not ok"
+	assert_output --regexp "1\.\.[0-9]+"
+}

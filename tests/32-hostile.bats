@@ -176,3 +176,68 @@ nothing_stored() {
 		done
 	done
 }
+
+@test "hostile data: empty status, category and user names from Jira load as themselves" {
+	# "" used to come back from the JSON decoder without its NUL: heap bytes became
+	# status names (and the next request's path), or the process died.
+	data="$BATS_TEST_TMPDIR/data"
+	cp -r "$ETL_FIXTURES_DIR/jira-small" "$data"
+	"$ETL_PYTHON" - "$data" <<'PY'
+import glob, json, os, sys
+root = sys.argv[1]
+def blank(st):
+    if st.get("id") == "10100":
+        st["name"] = ""
+        st["statusCategory"]["key"] = ""
+for p in glob.glob(os.path.join(root, "statuses", "*.json")):
+    doc = json.load(open(p))
+    for t in doc:
+        for st in t["statuses"]:
+            blank(st)
+    json.dump(doc, open(p, "w"))
+for p in glob.glob(os.path.join(root, "issues", "*.json")):
+    doc = json.load(open(p))
+    blank(doc["fields"]["status"])
+    for who in ("assignee", "reporter", "creator"):
+        if doc["fields"].get(who):
+            doc["fields"][who]["displayName"] = ""
+    json.dump(doc, open(p, "w"))
+PY
+	fake_ctl "$FAKE_JIRA_URL" "$(jq -cn --arg d "$data" '{data: $d}')" >/dev/null
+	run -0 --separate-stderr bash -c 'set -o pipefail; etl-extract jira --integration "$1" --full |
+		etl-transform >/dev/null' _ "$JIRA_INTEG"
+	# The nameless status is named by its id, as documented; every other name is the
+	# dataset's.
+	run -0 q "SELECT name || '/' || category FROM statuses WHERE external_id = '10100'"
+	assert_output "10100/undefined"
+	run -0 q "SELECT name FROM statuses WHERE external_id <> '10100' ORDER BY 1"
+	printf '%s\n' "${lines[@]}" | sort -u >"$BATS_TEST_TMPDIR/got"
+	jq -r '.[].statuses[] | select(.id != "10100") | .name' "$data"/statuses/*.json | sort -u |
+		diff - "$BATS_TEST_TMPDIR/got"
+	[ "$(q "SELECT count(*) FROM work_items WHERE assignee = '' OR assignee IS NULL")" -eq \
+		"$(q "SELECT count(*) FROM work_items")" ]
+	# Each request path carries only what was asked: no stray bytes from the heap.
+	fake_stats "$FAKE_JIRA_URL" | jq -r '.requests[].path' >"$BATS_TEST_TMPDIR/paths"
+	[ -s "$BATS_TEST_TMPDIR/paths" ]
+	! LC_ALL=C grep -n '[^ -~]' "$BATS_TEST_TMPDIR/paths"
+}
+
+@test "hostile data: a message whose fields are empty strings is handled as written" {
+	msg=$(jq -cn --arg t "$(cat /proc/sys/kernel/random/uuid)" \
+		--slurpfile r "$ETL_FIXTURES_DIR/jira-small/statuses/ALPHA.json" '{tenant_id: 1,
+		job_id: null, token: $t, type: "jira_statuses_and_relationships", provider: "jira",
+		first_item: true, last_item: true, last_job_item: false, integration_id: 1,
+		raw_data_id: null, raw: $r[0], raw_kind: "project_statuses",
+		request_url: "https://x.atlassian.net/rest/api/3/project/ALPHA/statuses"}')
+	run -65 --separate-stderr etl-transform --dry-run <<<"$(jq -c '.type = ""' <<<"$msg")"
+	[[ $stderr == *"unknown message type ''"* ]] || fail "$stderr"
+	run -65 --separate-stderr etl-transform --dry-run <<<"$(jq -c '.provider = ""' <<<"$msg")"
+	[[ $stderr == *"provider '' does not match type"* ]] || fail "$stderr"
+	# An empty raw_kind is no kind: the response's own shape decides, as when it is absent.
+	run -0 --separate-stderr etl-transform --dry-run <<<"$(jq -c '.raw_kind = ""' <<<"$msg")"
+	[[ $stderr != *"unknown raw_kind"* ]] || fail "$stderr"
+	want=$(etl-transform --dry-run <<<"$(jq -c 'del(.raw_kind)' <<<"$msg")")
+	[ "$output" = "$want" ]
+	run -0 --separate-stderr etl-transform --dry-run <<<"$(jq -c '.request_url = ""' <<<"$msg")"
+	[[ $stderr == *"its project is unknown"* ]] || fail "$stderr"
+}
