@@ -19,9 +19,15 @@ export LSAN_OPTIONS ?= exitcode=86
 else
 OPT    ?= -O2 -g
 endif
-JQ_LIBS ?= $(shell pkg-config --libs libjq 2>/dev/null || echo -ljq)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config is asked when the first recipe needs the flags, not when this file
+# is read: on a fresh machine `make demo` and `make check` install pkg-config and
+# the libraries (deps) in the same invocation, before anything compiles.  Each
+# answer is kept once found.
+pkg_flags = $(shell pkg-config $(1) $(PKGS) 2>/dev/null)$(if $(filter 0,$(.SHELLSTATUS)),,\
+	$(error pkg-config cannot find $(PKGS): run 'make deps' (as root) to install them))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_flags,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(call pkg_flags,--libs))$(PKG_LIBS)
+JQ_LIBS ?= $(eval JQ_LIBS := $$(shell pkg-config --libs libjq 2>/dev/null || echo -ljq))$(JQ_LIBS)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-DETL_VERSION='"$(VERSION)"' -DETL_DATADIR='"$(DATADIR)"' \
 	-iquote lib $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
@@ -70,7 +76,9 @@ $(UNITPROGS): $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(LIBA)
 $(BENCHPROGS): $(OUT)/bench/%: $(OUT)/bench/%.o $(LIBA)
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(OUT)/%.o: %.c
+# Goals that install what is missing first compile nothing before that, under -j too.
+DEPS_FIRST := $(if $(filter deps check check-asan demo demo-queue,$(MAKECMDGOALS)),deps)
+$(OUT)/%.o: %.c | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 

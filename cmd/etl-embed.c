@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:" ETL_CLI_COMMON_SHORT, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': o.dsn = optarg; break;
+		case 'd': o.dsn = etl_cli_secret_arg(optarg); break;
 		case O_FROM: o.stage.from_queue = optarg; break;
 		case O_TO: o.stage.to_queue = optarg; break;
 		case O_PROVIDER: o.embedder.provider = optarg; break;

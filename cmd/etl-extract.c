@@ -122,7 +122,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case O_RECONCILE:
 			o->x.reconcile_every = (int)number("--reconcile-every", optarg, 0, 1000000);
 			break;
-		case 'd': o->x.dsn = optarg; break;
+		case 'd': o->x.dsn = etl_cli_secret_arg(optarg); break;
 		case O_INTEG: o->integration = number("--integration", optarg, 1, LONG_MAX); break;
 		case O_STEP: o->step = optarg; break;
 		case O_ONLY: o->only = true; break;

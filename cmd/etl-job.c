@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:d:" ETL_CLI_COMMON_SHORT, longopts,
 				NULL)) != -1) {
 		if (c == 'd')
-			cli.dsn = optarg;
+			cli.dsn = etl_cli_secret_arg(optarg);
 		else if (c == '?' || c == ':' || !etl_cli_common(c, optarg, usage))
 			return etl_jobcli_bad_option(c, argv, usage, "");
 	}

@@ -103,7 +103,7 @@ static unsigned parse(struct etl_queue_opts *o, int argc, char **argv, bool *hel
 			seen |= M(c);
 		switch (c) {
 		case 'h': *help = true; break;
-		case 'U': o->url = optarg; break;
+		case 'U': o->url = etl_cli_secret_arg(optarg); break;
 		case O_LIMIT:
 			o->delivery_limit = (int)etl_cli_number("delivery-limit", optarg, 1, 1000,
 								usage);

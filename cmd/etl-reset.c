@@ -60,8 +60,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'w': o.watch = true; continue;
 		case 'n': o.dry_run = true; continue;
-		case 'd': o.dsn = optarg; continue;
-		case O_URL: o.amqp_url = optarg; continue;
+		case 'd': o.dsn = etl_cli_secret_arg(optarg); continue;
+		case O_URL: o.amqp_url = etl_cli_secret_arg(optarg); continue;
 		case O_REQUEUE: o.requeue = true; continue;
 		case O_INTERVAL:
 			o.interval_ms = etl_cli_number("interval", optarg, 1, 86400, usage) * 1000;

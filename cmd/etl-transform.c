@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 		case OPT_TO: so.to_queue = optarg; break;
 		case OPT_STRICT: so.strict = true; break;
 		case 'n': to.dry_run = true; break;
-		case 'd': to.dsn = optarg; break;
+		case 'd': to.dsn = etl_cli_secret_arg(optarg); break;
 		default:
 			if (c == '?' || !etl_cli_common(c, optarg, usage))
 				etl_usage(usage, ETL_USAGE);

@@ -129,7 +129,12 @@ int etl_amqp_url_parse(const char *url, struct etl_amqp_url *u)
 	u->user = xstrdup(ci.user);
 	u->password = xstrdup(ci.password);
 	u->host = xstrdup(ci.host);
-	u->vhost = xstrdup(ci.vhost);
+	/*
+	 * "amqp://host:5672/" names the empty vhost to rabbitmq-c, but most
+	 * tools write it meaning the default vhost and pika reads it so;
+	 * RabbitMQ has no empty vhost, so nothing else can be meant.
+	 */
+	u->vhost = xstrdup(*ci.vhost ? ci.vhost : "/");
 	u->port = ci.port;
 	free(copy);
 	etl_log_add_secret(u->password);

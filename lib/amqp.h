@@ -63,7 +63,8 @@ struct etl_amqp_url {
 #define ETL_AMQP_URL_INIT { NULL, NULL, NULL, NULL, 0 }
 /*
  * Parse amqp://user:pass@host:port/vhost (vhost percent-decoded; a missing
- * part takes its default from ETL_AMQP_URL_DEFAULT).  The password is
+ * part takes its default from ETL_AMQP_URL_DEFAULT; an empty vhost, as in
+ * "amqp://host:5672/", is "/").  The password is
  * registered with etl_log_add_secret().  0 ok; -1 after reporting (the
  * URL is quoted redacted).
  */

@@ -64,6 +64,35 @@ long etl_cli_number(const char *opt, const char *arg, long min, long max,
 	return v;
 }
 
+/* The passwords taken out of argv, for the rest of the run. */
+static char **secret_args;
+static size_t nsecret_args;
+
+const char *etl_cli_secret_arg(char *arg)
+{
+	size_t len = strlen(arg), n = 2 * len + 16;
+	char *redacted = xmalloc(n), *copy;
+
+	etl_redact_url(arg, redacted, n);
+	if (!strcmp(redacted, arg)) {
+		free(redacted);
+		return arg;
+	}
+	copy = xstrdup(arg);
+	secret_args = xrealloc(secret_args, (nsecret_args + 1) * sizeof(*secret_args));
+	secret_args[nsecret_args++] = copy;
+	/* In place: argv's strings cannot grow; a password shorter than the
+	 * mask leaves nothing of the value visible. */
+	if (strlen(redacted) <= len) {
+		memset(arg, 0, len);
+		memcpy(arg, redacted, strlen(redacted));
+	} else {
+		memset(arg, '*', len);
+	}
+	free(redacted);
+	return copy;
+}
+
 void etl_not_implemented(const char *usage, int argc, char **argv)
 {
 	static const struct option longopts[] = { ETL_CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };

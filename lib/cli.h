@@ -27,6 +27,15 @@ int etl_cli_common(int c, const char *arg, const char *usage);
 long etl_cli_number(const char *opt, const char *arg, long min, long max,
 		    const char *usage);
 
+/*
+ * The value of an option that may carry a password (--dsn, --url, any URL
+ * or connection string), from getopt's @arg: a copy the program uses,
+ * kept until exit, while @arg itself (argv, which ps(1) and
+ * /proc/PID/cmdline show) loses the password: "amqp://u:***@h/",
+ * "host=db password=***".  An @arg with no password is returned as is.
+ */
+const char *etl_cli_secret_arg(char *arg);
+
 #define ETL_CLI_COMMON_SHORT "hVvq"
 #define ETL_CLI_COMMON_LONG \
 	{ "help", no_argument, NULL, 'h' }, \

@@ -177,7 +177,7 @@ static int parse_opts(struct etl_jobcli *cli, int argc, char **argv,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SUB_SHORT, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': cli->dsn = optarg; continue;
+		case 'd': cli->dsn = etl_cli_secret_arg(optarg); continue;
 		case OPT_INTEGRATION: o->integration = optarg; continue;
 		case OPT_SLOT: o->slot = optarg; continue;
 		case OPT_FIELD: o->field = optarg; continue;

@@ -170,7 +170,7 @@ static int next_opt(struct etl_jobcli *cli, int argc, char **argv,
 		int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 
 		if (c == 'd') {
-			cli->dsn = optarg;
+			cli->dsn = etl_cli_secret_arg(optarg);
 			continue;
 		}
 		if (c == '?' || c == ':') {
@@ -558,7 +558,7 @@ static int integration_add(struct etl_jobcli *cli, int argc, char **argv)
 		switch (c) {
 		case OPT_TENANT: o.tenant = optarg; break;
 		case OPT_PROVIDER: o.provider = optarg; break;
-		case OPT_BASE_URL: o.base_url = optarg; break;
+		case OPT_BASE_URL: o.base_url = etl_cli_secret_arg(optarg); break;
 		case OPT_EMAIL: o.email = optarg; break;
 		case OPT_TOKEN_ENV: o.token_env = optarg; break;
 		case OPT_PROJECTS: o.projects = optarg; break;

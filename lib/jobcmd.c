@@ -175,7 +175,7 @@ static int parse(struct etl_jobcli *cli, int argc, char **argv,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SUB_SHORT, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': cli->dsn = optarg; continue;
+		case 'd': cli->dsn = etl_cli_secret_arg(optarg); continue;
 		case O_TENANT: o->tenant = optarg; continue;
 		case O_INTEGRATION: o->integration = optarg; continue;
 		case O_NAME: o->name = optarg; continue;
@@ -186,7 +186,7 @@ static int parse(struct etl_jobcli *cli, int argc, char **argv,
 		case O_TO_QUEUE: o->to_queue = true; continue;
 		case O_TIER: o->tier = optarg; o->to_queue = true; continue;
 		case O_FULL: o->full = true; continue;
-		case O_URL: o->url = optarg; continue;
+		case O_URL: o->url = etl_cli_secret_arg(optarg); continue;
 		case O_LOOP: o->loop = true; continue;
 		case O_OUTPUT: o->output = optarg; continue;
 		case O_INTERVAL:

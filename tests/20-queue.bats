@@ -77,6 +77,16 @@ purge_all() {
 	assert_output $'0\n0'
 }
 
+@test "etl-queue: a URL ending in a slash (empty vhost) means vhost /, as %2F does" {
+	local base="amqp://guest:guest@127.0.0.1:$ETL_AMQP_PORT"
+	for url in "$base/" "$base/%2F" "$base/%2f" "$base"; do
+		run -0 --separate-stderr etl-queue --url "$url" stats
+		[ "${#lines[@]}" -eq 16 ] || fail "$url: ${#lines[@]} queues: $stderr"
+	done
+	run -78 --separate-stderr etl-queue --url "$base/nosuchvhost" stats
+	[[ $stderr == *"nosuchvhost"* ]] || fail "$stderr"
+}
+
 @test "etl-queue setup: other arguments on an existing queue are a clear error, not a crash" {
 	run -65 --separate-stderr etl-queue setup --delivery-limit 3
 	[[ $stderr == *"cannot declare queue 'extraction_queue_free': PRECONDITION_FAILED"*"x-delivery-limit"* ]]

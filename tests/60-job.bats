@@ -514,3 +514,52 @@ PY
 	compgen -G "$W/*.tmp.*" >/dev/null && fail "a temporary file was left"
 	run -74 etl-job metrics --output /nonexistent/dir/etl.prom
 }
+
+# Programs a test left running (their pids, one a line, in $W/pids).
+teardown() {
+	[[ -f $W/pids ]] || return 0
+	while read -r pid; do kill -TERM "$pid" 2>/dev/null || true; done <"$W/pids"
+}
+
+# scrubbed PID SECRET: the process's command line loses SECRET for a "***" (bounded wait),
+# while it keeps running.
+scrubbed() {
+	local cmdline
+	for _ in $(seq 100); do
+		cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) ||
+			fail "process $1 ended: $(cat "$W/err.bg" 2>/dev/null)"
+		if [[ $cmdline == *'***'* && $cmdline != *"$2"* ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "the command line of $1 still shows the password: $cmdline"
+}
+
+@test "a password in --dsn or --url is gone from the command line (ps) once options are parsed" {
+	local pw=Sup3rS3cretPw
+	local uri="postgresql://postgres:$pw@127.0.0.1:$ETL_PG_PORT/$PGDATABASE"
+	local conninfo="host=127.0.0.1 port=$ETL_PG_PORT dbname=$PGDATABASE user=postgres password=$pw"
+	local amqp="amqp://guest:guest@127.0.0.1:$ETL_AMQP_PORT/"
+	purge_queues
+	run_bg() { "$@" >/dev/null 2>>"$W/err.bg" & echo $! >>"$W/pids"; }
+	run_bg etl-job --dsn "$uri" watch --timeout 120
+	run_bg etl-job watch --dsn="$conninfo" --timeout 120
+	run_bg etl-job tick --loop --interval 3600 -d "$uri" --url "$amqp"
+	run_bg etl-reset --watch --interval 3600 --dsn "$conninfo" --url "$amqp"
+	run_bg etl-extract --from-queue extraction_queue_enterprise --dsn "$uri"
+	run_bg etl-transform --from-queue transform_queue_enterprise --dsn="$uri"
+	run_bg etl-embed --from-queue embedding_queue_enterprise -d "$conninfo"
+	run_bg etl-queue --url "$amqp" consume extraction_queue_basic --follow
+	while read -r pid; do
+		case $(tr '\0' ' ' <"/proc/$pid/cmdline") in
+		*amqp://*) scrubbed "$pid" ":guest@" ;;
+		*) scrubbed "$pid" "$pw" ;;
+		esac
+	done <"$W/pids"
+	# Each still works with what it was given: all still run.
+	sleep 1
+	while read -r pid; do
+		kill -0 "$pid" || fail "process $pid ended: $(cat "$W/err.bg")"
+	done <"$W/pids"
+}
